@@ -1,0 +1,3 @@
+from bolyst.cli import main
+
+main()

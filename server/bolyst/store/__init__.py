@@ -1,0 +1,1 @@
+"""The store interface: load the project's files and answer SPARQL."""
