@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
 from bolyst.cli import main
+from click.testing import CliRunner
 
 SHAPE = """
 @prefix sh: <http://www.w3.org/ns/shacl#> .
@@ -67,7 +66,9 @@ def test_validate_given_files(tmp_path: Path) -> None:
 
 
 def test_validate_broken_turtle_exits_2_naming_file_and_line(tmp_path: Path) -> None:
-    root = make_root(tmp_path, "<urn:a> a <urn:Thing> ;\n  <urn:count> 3\n<urn:b> a <urn:Thing> .\n")
+    root = make_root(
+        tmp_path, "<urn:a> a <urn:Thing> ;\n  <urn:count> 3\n<urn:b> a <urn:Thing> .\n"
+    )
     result = CliRunner().invoke(main, ["validate", "--root", str(root)])
     assert result.exit_code == 2
     assert "error: data/x.ttl, line 3:" in result.output

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rdflib import URIRef
-
 from bolyst.errors import LoadError
 from bolyst.load import find_sources, load_dataset, parse_file, union
 from bolyst.store.local import open_memory_store
+from rdflib import URIRef
 
 
 def write(path: Path, text: str) -> Path:
@@ -30,7 +29,10 @@ def root(tmp_path: Path) -> Path:
 def test_find_sources_by_role(root: Path) -> None:
     sources = find_sources(root)
     assert [p.name for p in sources.ontology] == ["o.ttl"]
-    assert [p.relative_to(root).as_posix() for p in sources.data] == ["data/a.ttl", "data/links/b.ttl"]
+    assert [p.relative_to(root).as_posix() for p in sources.data] == [
+        "data/a.ttl",
+        "data/links/b.ttl",
+    ]
     assert [p.name for p in sources.shapes] == ["s.ttl"]
 
 
@@ -58,7 +60,9 @@ def test_each_file_gets_its_named_graph(root: Path) -> None:
         ("@prefix ex: <urn:x> .\nex:a ex:b ex:c\nex:d ex:e ex:f .\n", 3, ""),
     ],
 )
-def test_broken_turtle_names_file_and_line(tmp_path: Path, text: str, line: int, reason: str) -> None:
+def test_broken_turtle_names_file_and_line(
+    tmp_path: Path, text: str, line: int, reason: str
+) -> None:
     path = write(tmp_path / "broken.ttl", text)
     with pytest.raises(LoadError) as caught:
         parse_file(path, root=tmp_path)

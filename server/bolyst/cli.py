@@ -81,9 +81,7 @@ def validate_command(files: tuple[Path, ...], root: Path | None, quiet: bool) ->
 @click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port to listen on [default: 8000].")
 @click.option("--workers", type=int, default=None, help="HTTP worker processes [default: 2].")
-@click.option(
-    "--allow-invalid", is_flag=True, help="Serve even when the data violates the shapes."
-)
+@click.option("--allow-invalid", is_flag=True, help="Serve even when the data violates the shapes.")
 def serve_command(
     root: Path | None, host: str | None, port: int | None, workers: int | None, allow_invalid: bool
 ) -> None:
@@ -119,7 +117,9 @@ def serve_command(
     # Workers import bolyst.wsgi and read their settings from the environment.
     for key, value in config.items():
         os.environ[f"BOLYST_{key}"] = str(value)
-    click.echo(f"listening on http://{config['HOST']}:{config['PORT']}/ ({config['WORKERS']} workers)")
+    click.echo(
+        f"listening on http://{config['HOST']}:{config['PORT']}/ ({config['WORKERS']} workers)"
+    )
     Server(
         "bolyst.wsgi:app",
         address=config["HOST"],

@@ -28,6 +28,11 @@ SETTINGS = (
     Setting("HOST", "127.0.0.1", "Address to listen on (loopback by default)."),
     Setting("PORT", 8000, "Port to listen on."),
     Setting("WORKERS", 2, "Number of HTTP worker processes."),
+    Setting(
+        "CACHE_MAX_AGE",
+        300,
+        "Seconds a GET answer of /sparql may be reused before it is revalidated by its ETag.",
+    ),
 )
 
 

@@ -25,3 +25,33 @@ class LoadError(InputError):
         self.reason = reason
         where = f"{path}, line {line}" if line is not None else path
         super().__init__(f"{where}: {reason}")
+
+
+class ProtocolError(InputError):
+    """The HTTP request does not follow the SPARQL 1.1 Protocol (no query, two queries...)."""
+
+
+class UnsupportedMediaType(ProtocolError):
+    """A POST body of a media type the endpoint does not read."""
+
+    status = 415
+
+
+class MethodNotAllowed(ProtocolError):
+    """An HTTP method the endpoint does not offer; ``allowed`` lists those it does."""
+
+    status = 405
+
+    def __init__(self, message: str, allowed: tuple[str, ...]) -> None:
+        self.allowed = allowed
+        super().__init__(message)
+
+
+class NotAcceptable(BolystError):
+    """Nothing the client accepts can carry the answer; ``offers`` lists what would."""
+
+    status = 406
+
+    def __init__(self, message: str, offers: tuple[str, ...]) -> None:
+        self.offers = offers
+        super().__init__(message)

@@ -5,6 +5,7 @@ Errors name the file and the line, so a broken edit is found at once.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,3 +105,15 @@ def union(dataset: Dataset) -> Graph:
     for prefix, ns in dataset.namespaces():
         merged.bind(prefix, ns, override=False)
     return merged
+
+
+def dataset_version(sources: Sources) -> str:
+    """Fingerprint the served files (names and bytes): it changes whenever the data does.
+
+    The SPARQL endpoint's ETags are built on it, so every worker process agrees on them.
+    """
+    digest = hashlib.sha256()
+    for path in (*sources.ontology, *sources.data, *sources.shapes):
+        digest.update(display_name(path, sources.root).encode("utf-8") + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]

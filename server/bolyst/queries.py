@@ -9,6 +9,7 @@ engine as substitutions (never pasted into the query text).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,7 @@ class Parameter:
         Traceback (most recent call last):
         bolyst.queries.ParameterError: parameter ?year: '20x1' is not a year (four digits)
         """
-        checks = {
+        checks: dict[str, tuple[Callable[[str], object], str]] = {
             "iri": (_IRI.match, "an absolute IRI"),
             "integer": (re.compile(r"^-?[0-9]{1,18}$").match, "an integer"),
             "year": (re.compile(r"^[0-9]{4}$").match, "a year (four digits)"),

@@ -82,8 +82,10 @@ def shorten(node: Node | None) -> str:
     return "[blank node]"
 
 
-def _describe_focus(node: Node, data: Graph) -> str:
+def _describe_focus(node: Node | None, data: Graph) -> str:
     """Name a blank focus node by the IRI subject that holds it, so it can be found."""
+    if node is None:
+        return "(none)"
     if not isinstance(node, BNode):
         return shorten(node)
     seen: set[Node] = {node}
