@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bolyst.cli import main
 from click.testing import CliRunner
+
+from bolyst.cli import main
 
 SHAPE = """
 @prefix sh: <http://www.w3.org/ns/shacl#> .

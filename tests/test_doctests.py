@@ -7,7 +7,17 @@ import importlib
 
 import pytest
 
-MODULES = ["bolyst.namespaces", "bolyst.validate"]
+MODULES = [
+    "bolyst.namespaces",
+    "bolyst.validate",
+    "bolyst.formats",
+    "bolyst.protocol",
+    "bolyst.service_description",
+    "bolyst.release",
+    "bolyst.description",
+    "bolyst.linkmatch",
+    "bolyst.linkcheck",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

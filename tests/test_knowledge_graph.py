@@ -1,4 +1,4 @@
-"""The shipped ontology/ and data/: they parse, conform to shapes/, and quote their sources exactly."""
+"""The shipped ontology/ and data/: they parse, conform to shapes/, quote their sources exactly."""
 
 from __future__ import annotations
 

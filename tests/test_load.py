@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rdflib import URIRef
+
 from bolyst.errors import LoadError
 from bolyst.load import find_sources, load_dataset, parse_file, union
 from bolyst.store.local import open_memory_store
-from rdflib import URIRef
 
 
 def write(path: Path, text: str) -> Path:

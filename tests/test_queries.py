@@ -60,7 +60,8 @@ def check_programmes(rows: Rows) -> None:
 
 
 def check_members_of_kom(rows: Rows) -> None:
-    # Kommunens rolle and Fylkeskommunens rolle (002): supporters, partner companies, recruit trainees.
+    # Kommunens rolle and Fylkeskommunens rolle (002): supporters, partner companies, recruit
+    # trainees.
     members = values(rows, "memberName")
     assert members >= {"Kristiansund kommune", "Averøy kommune", "Møre og Romsdal fylkeskommune"}
     for member in ("Kristiansund kommune", "Averøy kommune", "Møre og Romsdal fylkeskommune"):
@@ -70,7 +71,8 @@ def check_members_of_kom(rows: Rows) -> None:
 
 
 def check_hamar(rows: Rows) -> None:
-    # Kommunens rolle (000): "medlemsbedrift, styremedlem og støttespiller som rekrutterer traineer".
+    # Kommunens rolle (000): "medlemsbedrift, styremedlem og støttespiller som rekrutterer
+    # traineer".
     assert len(rows) == 1 and rows[0]["programmeName"] == "Trainee Innlandet"
     assert set(rows[0]["roles"].split(", ")) == {
         "member",
@@ -89,7 +91,8 @@ def check_members_per_role(rows: Rows) -> None:
 def check_public_funding(rows: Rows) -> None:
     ii = pick(rows, programmeName="Intro Innherred")
     # Ingress (001): "De offentlige støttespillerne i 2011 er NAV og Nord Trøndelag Fylkeskommune.
-    # Tidligere har Levanger og Verdal kommune, Invest næringsfond og Innovasjon Norge vært bidragsytere."
+    # Tidligere har Levanger og Verdal kommune, Invest næringsfond og Innovasjon Norge vært
+    # bidragsytere."
     assert pick(ii, funderName="Arbeids- og velferdsetaten (NAV)", **{"from": "2011"})
     assert pick(ii, funderName="Nord-Trøndelag fylkeskommune", until="2011")
     for earlier in ("Levanger kommune", "Verdal kommune", "Innovasjon Norge"):
@@ -119,7 +122,8 @@ def check_fees(rows: Rows) -> None:
         "false",
         "ANN",
     )
-    # Finansiering (000): "medlemskontingent på til sammen 1,8 millioner": currency and period unstated.
+    # Finansiering (000): "medlemskontingent på til sammen 1,8 millioner": currency and period
+    # unstated.
     ti = pick(rows, programmeName="Trainee Innlandet")[0]
     assert ti["amount"] == "1800000" and "vatIncluded" not in ti and "per" not in ti
     assert {"currency implied", "period unstated"} <= set(ti["qualifiers"].split(", "))
@@ -258,7 +262,8 @@ def check_structure(rows: Rows) -> None:
     kom = {
         r["figure"]: (r["value"], r.get("unit")) for r in pick(rows, programmeName="KOM Trainee")
     }
-    # Oppbygging av programmet (002): two years, three modules of eight months, 5 two-day gatherings.
+    # Oppbygging av programmet (002): two years, three modules of eight months, 5 two-day
+    # gatherings.
     assert kom["programme length"] == ("2", "ANN")
     assert kom["number of modules"][0] == "3"
     assert kom["module length"] == ("8", "MON")
@@ -326,6 +331,39 @@ def check_reforms(rows: Rows) -> None:
     assert {("16", "50"), ("17", "50"), ("04", "34"), ("05", "34")} <= chains
 
 
+SDO_SAME_AS = "https://schema.org/sameAs"
+
+
+def check_registry_links(rows: Rows) -> None:
+    # data/refdata/organisations.csv: Hamar kommune 970540008 (grade A), Nord-Trøndelag
+    # fylkeskommune 938967091 (grade C: a candidate only); wikidata.csv: Hamar Q104400 (grade C).
+    hamar = pick(rows, resource=ID + "organisation/hamar-kommune")
+    brreg = "https://data.brreg.no/enhetsregisteret/api/enheter/"
+    assert pick(hamar, target=brreg + "970540008", status="stated", predicate=SDO_SAME_AS)
+    assert pick(hamar, target="http://www.wikidata.org/entity/Q104400", status="candidate")
+    ntfk = pick(rows, resource=ID + "organisation/nord-trondelag-fylkeskommune")
+    assert [(r["target"], r["status"]) for r in ntfk] == [(brreg + "938967091", "candidate")]
+    # No grade C link is stated; every Wikidata link is a candidate.
+    assert all(r["status"] == "candidate" for r in rows if "grade C" in r["confidence"])
+    assert values(pick(rows, register="Wikidata"), "status") == {"candidate"}
+    # Steinkjer 1702 (to 2017-12-31) is in KLASS 131 «Kommuneinndeling 2017» (version 536) only.
+    steinkjer = pick(rows, resource=ID + "admin-unit/kommune-1702-1971")
+    assert values(steinkjer, "target") == {"https://data.ssb.no/api/klass/v1/versions/536"}
+    # Geonorge (SOURCES.md §6): Hamar 172779 is the post-2020 version 3403, by name only.
+    geonorge = pick(rows, target="https://data.geonorge.no/administrativeEnheter/kommune/id/172779")
+    assert [(r["resource"], r["confidence"]) for r in geonorge] == [
+        (ID + "admin-unit/kommune-3403-2020", "name match")
+    ]
+
+
+def check_registry_links_of_one(rows: Rows) -> None:
+    assert values(rows, "resource") == {ID + "organisation/levanger-kommune"}
+    assert values(rows, "target") == {
+        "https://data.brreg.no/enhetsregisteret/api/enheter/938587051",
+        "http://www.wikidata.org/entity/Q216430",
+    }
+
+
 def check_steinkjer(year: str, code: str) -> Callable[[Rows], None]:
     def check(rows: Rows) -> None:
         assert values(rows, "code") == {code}
@@ -365,6 +403,12 @@ CASES: list[tuple[str, dict[str, str], Callable[[Rows], None]]] = [
     ("statements-per-section", {}, check_sections),
     ("evaluation-report", {}, check_report),
     ("reform-chains", {}, check_reforms),
+    ("registry-links", {}, check_registry_links),
+    (
+        "registry-links",
+        {"resource": ID + "organisation/levanger-kommune"},
+        check_registry_links_of_one,
+    ),
 ]
 
 

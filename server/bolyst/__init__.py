@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from bolyst.config import load_config
-from bolyst.load import find_sources
-from bolyst.store.local import open_memory_store
+if TYPE_CHECKING:
+    from flask import Flask
 
 __all__ = ["create_app"]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the web app: settings, the loaded store, and the views."""
+    """Build the web app: settings, the loaded store, the query engine, and the views."""
+    # Imported here, not at the top: the query evaluators import bolyst.store.evaluator, hence
+    # this package, and should not pay for Flask and rdflib (bolyst.store.pool).
+    import atexit
+
+    from flask import Flask
+
     from bolyst import views
+    from bolyst.config import load_config
+    from bolyst.load import dataset_version, find_sources
+    from bolyst.store.local import open_memory_store
+    from bolyst.store.pool import open_engine
 
     settings = load_config(config)
     app = Flask(__name__)
@@ -26,6 +33,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     store, stats = open_memory_store(
         (*sources.ontology, *sources.data, *sources.shapes), sources.root
     )
-    app.extensions["bolyst"] = {"store": store, "stats": stats, "sources": sources}
+    app.extensions["bolyst"] = {
+        "store": store,
+        "stats": stats,
+        "sources": sources,
+        "version": dataset_version(sources),  # ETags of /sparql answers build on it
+    }
+    # Every public query runs in the engine's evaluator processes (killed at the deadline).
+    engine = open_engine(sources, settings, store)
+    atexit.register(engine.close)
+    app.extensions["bolyst"]["engine"] = engine
     views.register(app)
     return app

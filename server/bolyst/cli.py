@@ -8,12 +8,11 @@ import time
 from pathlib import Path
 
 import click
-from rdflib import Graph
 
 from bolyst.config import load_config
 from bolyst.errors import BolystError
-from bolyst.load import Sources, display_name, find_sources, load_dataset, parse_file, union
-from bolyst.validate import Report, validate
+from bolyst.load import Sources, display_name, find_sources
+from bolyst.validate import Report, validate_sources
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 
@@ -39,17 +38,7 @@ def _sources(root: Path | None) -> Sources:
 
 def run_validation(sources: Sources, files: tuple[Path, ...] = ()) -> Report:
     """Validate the ontology plus ``files`` (default: everything in data/) against shapes/."""
-    targets = (*sources.ontology, *(files or sources.data))
-    dataset = load_dataset(targets, sources.root)
-    origins: dict[object, tuple[str, ...]] = {}
-    for graph in dataset.graphs():
-        name = str(graph.identifier).rsplit("/graph/", 1)[-1]
-        for subject in set(graph.subjects()):
-            origins[subject] = (*origins.get(subject, ()), name + ".ttl")
-    shapes = Graph()
-    for path in sources.shapes:
-        parse_file(path, into=shapes, root=sources.root)
-    return validate(union(dataset), shapes, origins)  # type: ignore[arg-type]
+    return validate_sources(sources, files)
 
 
 @main.command("validate")
@@ -76,14 +65,60 @@ def validate_command(files: tuple[Path, ...], root: Path | None, quiet: bool) ->
     sys.exit(EXIT_OK if report.conforms else EXIT_INVALID)
 
 
+@main.command("build")
+@root_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Release folder [default: BOLYST_DUMPS_DIR or <root>/dist].",
+)
+def build_command(root: Path | None, out: Path | None) -> None:
+    """Validate, then write the dumps, their VoID + DCAT description and SHA256SUMS.
+
+    The release folder is replaced as a whole or not at all: a build that fails (invalid data,
+    a write error, a full disk) leaves the previous release as it was. The same input gives
+    byte-identical files. Exit codes: 0 built, 1 the data does not conform (nothing written),
+    2 input or write error.
+    """
+    from bolyst.build import DataNotConforming, build
+
+    config = load_config({"ROOT": root} if root else None)
+    target = out or Path(config["DUMPS_DIR"])
+    try:
+        result = build(Path(config["ROOT"]), target, progress=click.echo)
+    except DataNotConforming as exc:
+        click.echo(exc.report.text(), err=True)
+        click.echo("does NOT conform: nothing built, the previous release is unchanged", err=True)
+        sys.exit(EXIT_INVALID)
+    except BolystError as exc:
+        click.echo(f"error: {exc}", err=True)
+        click.echo("nothing built, the previous release is unchanged", err=True)
+        sys.exit(EXIT_ERROR)
+    click.echo(
+        f"built release {result.version} in {display_name(result.directory)} "
+        f"({len(result.files)} files, {result.seconds:.1f} s)"
+    )
+
+
 @main.command("serve")
 @root_option
 @click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port to listen on [default: 8000].")
 @click.option("--workers", type=int, default=None, help="HTTP worker processes [default: 2].")
 @click.option("--allow-invalid", is_flag=True, help="Serve even when the data violates the shapes.")
+@click.option(
+    "--skip-validation",
+    is_flag=True,
+    help="Serve without validating first (quick restarts, tests); the data must still parse.",
+)
 def serve_command(
-    root: Path | None, host: str | None, port: int | None, workers: int | None, allow_invalid: bool
+    root: Path | None,
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    allow_invalid: bool,
+    skip_validation: bool,
 ) -> None:
     """Validate the data, load it into the embedded store and serve it over HTTP."""
     from granian.constants import Interfaces
@@ -99,20 +134,32 @@ def serve_command(
     config = load_config(overrides)
     try:
         sources = find_sources(Path(config["ROOT"]))
-        report = run_validation(sources)
-        if not report.conforms:
+        report = None if skip_validation else run_validation(sources)
+        if report is not None and not report.conforms:
             click.echo(report.text(), err=True)
             if not allow_invalid:
                 click.echo("refusing to serve invalid data (use --allow-invalid)", err=True)
                 sys.exit(EXIT_INVALID)
+        _ensure_release(
+            sources, Path(config["DUMPS_DIR"]), conforms=report is not None and report.conforms
+        )
         started = time.perf_counter()
-        stats = create_app(config).extensions["bolyst"]["stats"]
+        state = create_app(config).extensions["bolyst"]
+        stats = state["stats"]
+        # Each worker starts its own query engine; this one only proved that it starts.
+        engine = state["engine"]
+        engine.close()
     except BolystError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
     click.echo(
         f"loaded {stats.triples} triples from {stats.files} files in "
         f"{time.perf_counter() - started:.2f} s"
+    )
+    click.echo(
+        f"query engine: {engine.stats.evaluators} evaluator processes per worker, started in "
+        f"{engine.stats.seconds:.2f} s; network "
+        + ("isolated" if engine.stats.isolated else "NOT isolated (the query policy guards)")
     )
     # Workers import bolyst.wsgi and read their settings from the environment.
     for key, value in config.items():
@@ -127,3 +174,113 @@ def serve_command(
         interface=Interfaces.WSGI,
         workers=int(config["WORKERS"]),
     ).serve()
+
+
+def _ensure_release(sources: Sources, dumps: Path, *, conforms: bool) -> None:
+    """Build the release /dumps/ serves when there is none yet (data just validated only)."""
+    from bolyst.build import build
+    from bolyst.release import read_release
+
+    if read_release(dumps) is not None:
+        return
+    if not conforms:
+        click.echo(f"no release in {dumps}: /dumps/ is empty until `bolyst build` runs", err=True)
+        return
+    click.echo(f"no release in {dumps}: building one")
+    result = build(sources.root, dumps, progress=click.echo, validate_first=False)
+    click.echo(f"built release {result.version} ({result.seconds:.1f} s)")
+
+
+@main.command("link")
+@root_option
+@click.option("--write", is_flag=True, help="Write the changed files (default: show the diff).")
+@click.option(
+    "--check", is_flag=True, help="Check the link sets: patterns, check digits, identities."
+)
+@click.option(
+    "--endpoint", metavar="URL", help="Take Wikidata candidates from this SPARQL endpoint."
+)
+@click.option("--force", is_flag=True, help="Also overwrite link-set files edited by hand.")
+@click.option("--verbose", "-v", is_flag=True, help="List the unmatched and ambiguous resources.")
+@click.option("--date", "when", metavar="YYYY-MM-DD", help="dct:modified for changed sets [today].")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per request.")
+@click.option("--retries", type=int, default=4, show_default=True, help="Retries with back-off.")
+@click.option(
+    "--min-interval", type=float, default=1.0, show_default=True, help="Seconds between requests."
+)
+def link_command(
+    root: Path | None,
+    write: bool,
+    check: bool,
+    endpoint: str | None,
+    force: bool,
+    verbose: bool,
+    when: str | None,
+    timeout: float,
+    retries: int,
+    min_interval: float,
+) -> None:
+    """Regenerate data/links/ from data/refdata/ (and --endpoint), or --check it.
+
+    Prints matched / unmatched / ambiguous counts per register and the diff against the files;
+    writes only with --write. data/links/curated.ttl is never written, and a generated file that
+    was edited by hand is not overwritten without --force. Exit codes: 0 ok, 1 problems found
+    (--check) or a hand-edited file refused, 2 usage, input or endpoint error.
+    """
+    from datetime import date
+    from importlib.metadata import version
+
+    from bolyst import link, linkcheck
+    from bolyst.store.remote import RemoteEndpoint
+
+    base = Path(root or load_config()["ROOT"]).resolve()
+    try:
+        if check:
+            problems = linkcheck.check_links(base)
+            for problem in problems:
+                click.echo(str(problem))
+            summary = f"{len(problems)} problem(s) in the link sets" if problems else "link sets ok"
+            click.echo(summary)
+            sys.exit(EXIT_INVALID if problems else EXIT_OK)
+        today = date.fromisoformat(when) if when else date.today()
+        remote = None
+        if endpoint:
+            remote = RemoteEndpoint(
+                endpoint,
+                link.user_agent(version("bolyst")),
+                timeout=timeout,
+                retries=retries,
+                min_interval=min_interval,
+            )
+        results = link.match_all(base, remote)
+        changes = link.plan(base, results, today)
+    except ValueError as exc:
+        click.echo(f"error: --date: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    except BolystError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    for result in results:
+        click.echo(result.tally.summary(result.links))
+        if verbose:
+            for line in result.tally.details(result.links):
+                click.echo(line)
+    changed = [c for c in changes if c.changed]
+    for change in changed:
+        click.echo(change.diff(base), nl=False)
+    if not changed:
+        click.echo("link sets up to date")
+        return
+    if not write:
+        click.echo(f"{len(changed)} file(s) would change; run with --write to write them")
+        return
+    written, refused = link.write(changes, force=force)
+    for path in written:
+        click.echo(f"wrote {display_name(path, base)}")
+    for path in refused:
+        click.echo(
+            f"refused {display_name(path, base)}: edited by hand (its checksum no longer matches); "
+            "move the edits to data/links/curated.ttl, or use --force",
+            err=True,
+        )
+    sys.exit(EXIT_INVALID if refused else EXIT_OK)

@@ -33,6 +33,17 @@ SETTINGS = (
         300,
         "Seconds a GET answer of /sparql may be reused before it is revalidated by its ETag.",
     ),
+    # The query engine (bolyst.policy, bolyst.store.pool); see issues 4 and 9.
+    Setting("QUERY_TIMEOUT", 10.0, "Seconds a query may run before it is stopped (503)."),
+    Setting("MAX_QUERY_LENGTH", 65536, "Characters a query may have (longer: 400)."),
+    Setting("MAX_DEPTH", 64, "Nesting depth of { ( [ a query may have (deeper: 400)."),
+    Setting("MAX_ROWS", 10000, "Rows (solutions or triples) of an answer; more are cut off."),
+    Setting("EVALUATORS", 2, "Query evaluator processes per HTTP worker (queries run at once)."),
+    Setting("QUERY_MEMORY_MB", 1024, "Memory (address space) of one evaluator, data included."),
+    Setting("QUEUE_WAIT", 2.0, "Seconds a query waits for a free evaluator before a 503."),
+    Setting("QUEUE_LENGTH", 16, "Queries that may wait for an evaluator; more: immediate 503."),
+    # The release that /dumps/, /dataset and /.well-known/void serve (bolyst.build; issue 5).
+    Setting("DUMPS_DIR", None, "Folder of the release `bolyst build` writes [<ROOT>/dist]."),
 )
 
 
@@ -41,10 +52,12 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     config: dict[str, Any] = {}
     for setting in SETTINGS:
         value = os.environ.get(f"BOLYST_{setting.name}", setting.default)
-        if isinstance(setting.default, int) and isinstance(value, str):
-            value = int(value)
+        if isinstance(setting.default, int | float) and isinstance(value, str):
+            value = type(setting.default)(value)
         config[setting.name] = value
     config.update(overrides or {})
     if not config["ROOT"]:
         config["ROOT"] = _default_root()
+    if not config.get("DUMPS_DIR"):
+        config["DUMPS_DIR"] = str(Path(config["ROOT"]) / "dist")
     return config

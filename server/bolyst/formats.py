@@ -168,10 +168,7 @@ def negotiate(kind: Kind, accept: str | None, format_param: str | None) -> str:
     best: Format | None = None
     best_quality = 0.0
     for fmt in offers:
-        quality = max(
-            (ranges.quality(candidate) for candidate in (fmt.media_type, *fmt.aliases)),
-            default=0.0,
-        )
+        quality = ranges.quality(fmt.media_type, fmt.aliases)
         if quality > best_quality:
             best, best_quality = fmt, quality
     if best is None:
@@ -210,14 +207,19 @@ class _Ranges:
     def __init__(self, ranges: list[tuple[str, float]]) -> None:
         self.ranges = ranges
 
-    def quality(self, media_type: str) -> float:
-        kind, _, sub = media_type.partition("/")
+    def quality(self, media_type: str, aliases: tuple[str, ...] = ()) -> float:
+        """The q-value of the most specific range matching ``media_type`` (0 if none does).
+
+        An alias counts only when the client names it exactly (``application/json`` asks for
+        SPARQL JSON), never through a wildcard, and an exact range for the media type itself
+        takes precedence over it.
+        """
+        kind, _, _ = media_type.partition("/")
         found: tuple[int, float] | None = None
         for value, q in self.ranges:
-            r_kind, _, r_sub = value.partition("/")
             if value == media_type:
-                specificity = 3
-            elif r_kind == kind and r_sub == "*":
+                return q
+            if value.endswith("/*") and value[:-2] == kind:
                 specificity = 2
             elif value in ("*/*", "*"):
                 specificity = 1
@@ -225,6 +227,9 @@ class _Ranges:
                 continue
             if found is None or specificity > found[0]:
                 found = (specificity, q)
+        named = [q for value, q in self.ranges if value in aliases]
+        if named:
+            return max(named)
         return 0.0 if found is None else found[1]
 
 
@@ -232,9 +237,7 @@ def _parse_accept(header: str) -> _Ranges:
     # Werkzeug parses the header and q-values (an invalid q counts as 1, as Werkzeug does);
     # we drop media-type parameters (charset=..., header=present), which clients add freely.
     parsed = parse_accept_header(header, MIMEAccept)
-    ranges = [
-        (value.split(";", 1)[0].strip().lower(), float(quality)) for value, quality in parsed
-    ]
+    ranges = [(value.split(";", 1)[0].strip().lower(), float(quality)) for value, quality in parsed]
     return _Ranges(ranges)
 
 

@@ -113,7 +113,10 @@ def parse_request(
         raise ProtocolError(f"query= is given {len(queries)} times; give exactly one query")
     if not queries:
         if method == "POST":
-            raise ProtocolError("the POST request has no query: send query=... or a query body")
+            raise ProtocolError(
+                f"the POST request has no query: send query=... as a {FORM} body, "
+                f"or the query itself with Content-Type: {SPARQL_QUERY}"
+            )
         return None
     query = queries[0]
     if not query.strip():

@@ -82,7 +82,9 @@ def parse_stored_query(path: Path) -> StoredQuery:
         if len(parts) < 3 or not parts[0].startswith("?") or parts[1] not in PARAM_TYPES:
             raise InputError(f"{path.name}: malformed parameter line {spec!r}")
         default = None if parts[2] == "-" else parts[2]
-        params.append(Parameter(parts[0][1:], parts[1], default, parts[3] if len(parts) > 3 else ""))
+        params.append(
+            Parameter(parts[0][1:], parts[1], default, parts[3] if len(parts) > 3 else "")
+        )
     return StoredQuery(
         name=path.stem,
         title=fields["title"][0],

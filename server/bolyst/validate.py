@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import functools
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import pyshacl
-from rdflib import RDF, BNode, Graph, Literal, Namespace, URIRef
+from rdflib import BNode, Dataset, Graph, Literal, Namespace, URIRef
+from rdflib.plugins.sparql import processor as sparql_processor
+from rdflib.plugins.sparql.algebra import translateQuery
+from rdflib.plugins.sparql.parser import parseQuery
 from rdflib.term import Node
 
+from bolyst.load import Sources, load_dataset, parse_file, union
 from bolyst.namespaces import PREFIXES
 
 SH = Namespace("http://www.w3.org/ns/shacl#")
@@ -26,6 +34,7 @@ class Result:
     message: str
     value: str | None
     files: tuple[str, ...] = ()
+    constraint: str | None = None  # the SHACL-SPARQL constraint that fired, if it has an IRI
 
 
 @dataclass
@@ -103,8 +112,45 @@ def _describe_focus(node: Node | None, data: Graph) -> str:
     return f"[blank node] at {shorten(current)} / {' / '.join(reversed(chain))}"
 
 
+@functools.lru_cache(maxsize=1024)
+def _prepared(query: str, namespaces: tuple[tuple[str, str], ...], base: str | None) -> Any:
+    return translateQuery(parseQuery(query), base, dict(namespaces))
+
+
+@contextlib.contextmanager
+def _memoised_sparql_parsing() -> Iterator[None]:
+    """Parse each SHACL-SPARQL query once, not once per focus node.
+
+    pySHACL hands rdflib the query text for every focus node, and rdflib parses it anew each time:
+    on the shipped data that was 90 % of the validation time.
+    """
+    original = sparql_processor.SPARQLProcessor.query
+
+    def query(  # type: ignore[no-untyped-def]
+        self,
+        query,
+        initBindings=None,
+        initNs=None,
+        base=None,
+        DEBUG=False,  # noqa: N803
+    ):
+        if isinstance(query, str):
+            namespaces = tuple(sorted((k, str(v)) for k, v in (initNs or {}).items()))
+            query = _prepared(query, namespaces, base)
+        return original(self, query, initBindings or {}, initNs or {}, base, DEBUG)
+
+    sparql_processor.SPARQLProcessor.query = query  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        sparql_processor.SPARQLProcessor.query = original  # type: ignore[method-assign]
+
+
 def validate(
-    data: Graph, shapes: Graph, origins: Mapping[Node, tuple[str, ...]] | None = None
+    data: Graph,
+    shapes: Graph,
+    origins: Mapping[Node, tuple[str, ...]] | None = None,
+    use_shapes: Sequence[str] | None = None,
 ) -> Report:
     """Validate ``data`` against ``shapes`` (SHACL Core and SHACL-SPARQL, no inference).
 
@@ -112,18 +158,25 @@ def validate(
         data: the graph to check; it should include the ontology and concept schemes.
         shapes: the shapes graph.
         origins: for each subject, the files it was read from, to say where a result comes from.
+        use_shapes: run only these shapes (IRIs), e.g. to test one shape against a fixture.
     """
-    _, results_graph, _ = pyshacl.validate(
-        data,
-        shacl_graph=shapes,
-        inference="none",
-        advanced=True,
-        allow_warnings=True,
-        abort_on_first=False,
-    )
+    with _memoised_sparql_parsing():
+        _, results_graph, _ = pyshacl.validate(
+            data,
+            shacl_graph=shapes,
+            inference="none",
+            advanced=True,
+            allow_warnings=True,
+            allow_infos=True,
+            abort_on_first=False,
+            use_shapes=list(use_shapes) if use_shapes is not None else None,
+            inplace=True,  # no inference or rules run, so nothing is written into ``data``
+        )
     assert isinstance(results_graph, Graph)
     report = Report()
-    for node in results_graph.subjects(RDF.type, SH.ValidationResult):
+    # Only the report's own results: those nested under sh:detail (why an sh:node failed) explain
+    # a result and are not results themselves.
+    for node in results_graph.objects(None, SH.result):
         focus = results_graph.value(node, SH.focusNode)
         path = results_graph.value(node, SH.resultPath)
         value = results_graph.value(node, SH.value)
@@ -139,9 +192,14 @@ def validate(
                 message=messages[0] if messages else "(no message)",
                 value=shorten(value) if value is not None else None,
                 files=(origins or {}).get(root, ()) if root is not None else (),
+                constraint=_iri_or_none(results_graph.value(node, SH.sourceConstraint)),
             )
         )
     return report
+
+
+def _iri_or_none(node: Node | None) -> str | None:
+    return str(node) if isinstance(node, URIRef) else None
 
 
 def _root_subject(node: Node, data: Graph) -> Node:
@@ -166,3 +224,27 @@ def _shape_name(shape: Node | None, shapes: Graph) -> str:
         if owner is not None:
             return f"{owner} (property {shorten(path)})"
     return "[anonymous shape]"
+
+
+def validate_dataset(dataset: Dataset, shapes: Graph) -> Report:
+    """Validate the union of ``dataset``'s graphs; results name the file each subject is from."""
+    origins: dict[Node, tuple[str, ...]] = {}
+    for graph in dataset.graphs():
+        name = str(graph.identifier).rsplit("/graph/", 1)[-1]
+        for subject in set(graph.subjects()):
+            origins[subject] = (*origins.get(subject, ()), name + ".ttl")
+    return validate(union(dataset), shapes, origins)
+
+
+def load_shapes(sources: Sources) -> Graph:
+    """Parse ``shapes/*.ttl`` into one graph (``shapes/external/`` is left out on purpose)."""
+    shapes = Graph()
+    for path in sources.shapes:
+        parse_file(path, into=shapes, root=sources.root)
+    return shapes
+
+
+def validate_sources(sources: Sources, files: tuple[Path, ...] = ()) -> Report:
+    """Validate the ontology plus ``files`` (default: everything in data/) against shapes/."""
+    dataset = load_dataset((*sources.ontology, *(files or sources.data)), sources.root)
+    return validate_dataset(dataset, load_shapes(sources))

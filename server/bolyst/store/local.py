@@ -71,6 +71,4 @@ def select(
     )
     assert isinstance(solutions, ox.QuerySolutions)
     names = [v.value for v in solutions.variables]
-    return [
-        {name: row[name].value for name in names if row[name] is not None} for row in solutions
-    ]
+    return [{name: row[name].value for name in names if row[name] is not None} for row in solutions]

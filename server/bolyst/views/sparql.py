@@ -8,8 +8,8 @@
 - ``GET`` answers carry an ``ETag`` (the dataset version, the request and the format) and
   ``Cache-Control``; ``If-None-Match`` with that tag gets ``304`` without running the query.
 - An answer cut at the engine's row limit carries ``X-Bolyst-Truncated: true``.
-- Each query writes one line to the ``bolyst.access`` logger: the query's hash (never its text),
-  status, rows, milliseconds, format.
+- Each request (but preflights) writes one line to the ``bolyst.access`` logger: the method, the
+  query's hash (never its text; ``-`` for none), status, rows, milliseconds, format, truncated.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from flask import Blueprint, Response, current_app, g, request
 from bolyst import service_description
 from bolyst.errors import ProtocolError
 from bolyst.formats import GRAPH, content_type, kind_of, negotiate
-from bolyst.policy import check_query
+from bolyst.policy import DEFAULT_MAX_DEPTH, DEFAULT_MAX_LENGTH, check_query
 from bolyst.protocol import QueryRequest, parse_request
 from bolyst.service_description import TRUNCATED_HEADER
 from bolyst.store import QueryEngine
@@ -35,8 +35,11 @@ bp = Blueprint("sparql", __name__)
 access_log = logging.getLogger("bolyst.access")
 
 METHODS = ("GET", "HEAD", "POST", "OPTIONS")
+# Routed too, so that the protocol (not the router) refuses them, with CORS headers and a reason.
+REFUSED_METHODS = ("PUT", "DELETE", "PATCH")
 GZIP_MIN_BYTES = 1024
 BODY_LIMIT = 1024 * 1024  # bytes of a POST body; the policy limits the query text further
+SD_CACHE_SIZE = 64
 EXPOSED = ("ETag", "Content-Length", "Retry-After", TRUNCATED_HEADER)
 
 
@@ -65,9 +68,10 @@ def _finish(response: Response) -> Response:
     headers["Vary"] = "Accept, Accept-Encoding"
     headers["X-Content-Type-Options"] = "nosniff"
     entry: _Entry | None = g.get("sparql")
-    if entry is not None and entry.query_hash != "-":
+    if entry is not None and request.method != "OPTIONS":
         access_log.info(
-            "query=%s status=%d rows=%s ms=%.1f format=%s truncated=%d",
+            "%s query=%s status=%d rows=%s ms=%.1f format=%s truncated=%d",
+            request.method,
             entry.query_hash,
             response.status_code,
             "-" if entry.rows is None else entry.rows,
@@ -78,7 +82,7 @@ def _finish(response: Response) -> Response:
     return response
 
 
-@bp.route("/sparql", methods=METHODS, provide_automatic_options=False)
+@bp.route("/sparql", methods=METHODS + REFUSED_METHODS, provide_automatic_options=False)
 def sparql() -> Response:
     """Answer a SPARQL query, or describe the service."""
     if request.method == "OPTIONS":
@@ -101,8 +105,8 @@ def _answer(query: QueryRequest) -> Response:
     entry.query_hash = _hash(query.query)
     info = check_query(
         query.query,
-        max_length=current_app.config.get("QUERY_MAX_LENGTH", 100_000),
-        max_depth=current_app.config.get("QUERY_MAX_DEPTH", 64),
+        max_length=int(current_app.config.get("MAX_QUERY_LENGTH", DEFAULT_MAX_LENGTH)),
+        max_depth=int(current_app.config.get("MAX_DEPTH", DEFAULT_MAX_DEPTH)),
         known_graphs=engine.graphs(),
     )
     media_type = negotiate(kind_of(info.form), request.headers.get("Accept"), query.format)
@@ -119,7 +123,7 @@ def _answer(query: QueryRequest) -> Response:
             media_type,
         )
         if _not_modified(tag):
-            return _cacheable(Response(status=304), tag)
+            return _cacheable(_empty(304), tag)
     answer = engine.run(
         query.query,
         media_type=media_type,
@@ -143,21 +147,33 @@ def _describe_service() -> Response:
     endpoint = request.base_url
     tag = _etag(state, "service-description", endpoint, media_type)
     if _not_modified(tag):
-        return _cacheable(Response(status=304), tag)
-    counts = state.get("dataset_counts")
-    if counts is None:
-        counts = service_description.count_triples(state["engine"])
-        state["dataset_counts"] = counts
-    graph = service_description.describe(
-        endpoint, counts, features=state.get("sd_features", ()), title="bolyst SPARQL endpoint"
-    )
-    body = service_description.serialize(graph, media_type)
+        return _cacheable(_empty(304), tag)
+    # Built once per endpoint URL and format (about 20 ms with rdflib), at most SD_CACHE_SIZE.
+    cache: dict[str, bytes] = state.setdefault("service_descriptions", {})
+    body = cache.get(tag)
+    if body is None:
+        counts = state.get("dataset_counts")
+        if counts is None:
+            counts = service_description.count_triples(state["engine"])
+            state["dataset_counts"] = counts
+        graph = service_description.describe(endpoint, counts, title="bolyst SPARQL endpoint")
+        body = service_description.serialize(graph, media_type)
+        if len(cache) >= SD_CACHE_SIZE:
+            cache.clear()  # Host headers are the client's to choose: keep the cache bounded
+        cache[tag] = body
     response = Response(body, status=200, content_type=content_type(media_type))
     return _compress(_cacheable(response, tag))
 
 
+def _empty(status: int) -> Response:
+    """A response without a body (204, 304): no Content-Type either."""
+    response = Response(status=status)
+    del response.headers["Content-Type"]
+    return response
+
+
 def _preflight() -> Response:
-    response = Response(status=204)
+    response = _empty(204)
     response.headers["Allow"] = ", ".join(METHODS)
     response.headers["Access-Control-Allow-Methods"] = ", ".join(METHODS)
     requested = request.headers.get("Access-Control-Request-Headers")
@@ -207,5 +223,5 @@ def _compress(response: Response) -> Response:
     response.headers["Content-Encoding"] = "gzip"
     tag, weak = response.get_etag()
     if tag is not None:
-        response.set_etag(tag + "-gzip", weak=weak)
+        response.set_etag(tag + "-gzip", weak=bool(weak))
     return response

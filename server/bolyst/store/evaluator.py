@@ -1,0 +1,304 @@
+"""The evaluator: a child process that holds the dataset and answers one query at a time.
+
+:mod:`bolyst.store.pool` starts these processes and kills them at the deadline. Here is what
+runs inside one (issue 9):
+
+- the data is read from an N-Quads snapshot (an unlinked file the pool hands over as an open
+  descriptor: nothing to clean up, even after a SIGKILL) into an in-memory pyoxigraph store;
+- the process leaves the network where the kernel allows it (new user and network
+  namespaces: no interface but a loopback that is down), so not even a query that slipped past
+  :mod:`bolyst.policy` could reach a socket (pyoxigraph does HTTP for ``SERVICE``);
+- its address space is capped (``RLIMIT_AS``), so a query that grows makes pyoxigraph abort
+  ("memory allocation of N bytes failed", SIGABRT) instead of the machine running short;
+- it exits within a second when the pool's process has gone, even in the middle of a query
+  (pyoxigraph releases the GIL while it evaluates, so a watchdog thread can notice);
+- queries run on a thread with a large stack: pyoxigraph's parser and optimizer recurse once
+  per element of a long flat chain (``1+1+...``, ``{} UNION {} ...``). With the default 8 MB
+  they crash at about 8,000 terms (16 KB of text); with 128 MB no query of 64 KB crashed;
+- results are serialized here, with pyoxigraph, so only bytes cross the pipe. A result longer
+  than the row cap is cut and re-serialized, so the document is complete and valid.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import resource
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import islice
+from multiprocessing.connection import Connection
+
+import pyoxigraph as ox
+
+from bolyst.namespaces import PREFIXES
+
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+MAX_STACK_MB = 128
+# The formats in which a prefix map makes the answer shorter and easier to read.
+_PREFIXED = (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG, ox.RdfFormat.N3, ox.RdfFormat.RDF_XML)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One query for an evaluator.
+
+    Attributes:
+        query: the query text (already checked by :func:`bolyst.policy.check_query`).
+        media_type: the format of the answer.
+        default_graphs: the graphs whose union is the default graph, or ``None`` for the
+            query's own FROM clauses.
+        named_graphs: the graphs ``GRAPH`` may match, or ``None`` for all of them (or the
+            query's own FROM NAMED clauses when ``default_graphs`` is ``None`` as well).
+        max_rows: the most solutions or triples an answer may have.
+        base_iri: resolves relative IRIs in the query (``None``: they are an error).
+    """
+
+    query: str
+    media_type: str
+    default_graphs: tuple[str, ...] | None = None
+    named_graphs: tuple[str, ...] | None = None
+    max_rows: int = 10_000
+    base_iri: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an evaluator sends back: a serialized answer, or the reason there is none.
+
+    ``error`` is ``None`` (an answer), ``"syntax"``, ``"memory"`` or ``"failed"``; ``retire``
+    asks the pool to replace this evaluator (after a MemoryError its state is suspect).
+    """
+
+    body: bytes = b""
+    rows: int | None = None
+    truncated: bool = False
+    error: str | None = None
+    message: str = ""
+    line: int | None = None
+    column: int | None = None
+    retire: bool = False
+
+
+@dataclass(frozen=True)
+class Ready:
+    """The first message of an evaluator: it holds the data and waits for jobs."""
+
+    pid: int
+    triples: int
+    seconds: float
+    isolated: bool
+
+
+def command(conn_fd: int, snapshot_fd: int, memory_mb: int) -> list[str]:
+    """The command line of an evaluator: its socket, the snapshot (open descriptors), its cap."""
+    code = "import sys; from bolyst.store.evaluator import cli; cli(sys.argv[1:])"
+    return [sys.executable, "-c", code, str(conn_fd), str(snapshot_fd), str(memory_mb)]
+
+
+def cli(argv: list[str]) -> None:
+    """Run an evaluator from its command line: ``CONN_FD SNAPSHOT_FD MEMORY_MB``."""
+    conn_fd, snapshot_fd, memory_mb = (int(arg) for arg in argv)
+    main(Connection(conn_fd), snapshot_fd, memory_mb)
+
+
+def main(conn: Connection, snapshot: int, memory_mb: int) -> None:
+    """Run an evaluator: load the data, then answer jobs from ``conn`` until it closes.
+
+    Args:
+        conn: the evaluator's end of the socket to the pool.
+        snapshot: an open descriptor of the dataset's N-Quads (read with pread: the offset is
+            shared with the other evaluators).
+        memory_mb: the cap on its address space, in MiB (0: none).
+    """
+    started = time.perf_counter()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server; it stops us
+    data = _read_all(snapshot)
+    os.close(snapshot)
+    isolated = isolate_network()  # before any thread exists: unshare() refuses threaded callers
+    if memory_mb > 0:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = memory_mb << 20
+        resource.setrlimit(resource.RLIMIT_AS, (min(limit, hard) if hard >= 0 else limit, hard))
+    watchdog = threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True)
+    watchdog.start()
+    stack_mb = MAX_STACK_MB if memory_mb <= 0 else max(16, min(MAX_STACK_MB, memory_mb // 4))
+    threading.stack_size(stack_mb << 20)
+    worker = threading.Thread(
+        target=_serve, args=(conn, data, isolated, started), name="evaluator", daemon=True
+    )
+    worker.start()
+    worker.join()
+    sys.stderr.flush()
+    os._exit(0)  # skip interpreter teardown: nothing is left to save
+
+
+def _read_all(fd: int) -> bytes:
+    size = os.fstat(fd).st_size
+    chunks = []
+    offset = 0
+    while offset < size:
+        chunk = os.pread(fd, min(size - offset, 1 << 24), offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
+def isolate_network() -> bool:
+    """Leave the network: move this process into new user and network namespaces.
+
+    Returns whether it worked (Linux with unprivileged user namespaces, or root). Call it
+    while the process has one thread.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for flags in (CLONE_NEWUSER | CLONE_NEWNET, CLONE_NEWNET):
+            if libc.unshare(flags) == 0:
+                return True
+    except (OSError, AttributeError):
+        pass
+    return False
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit when the pool's process has gone (we were given to another parent)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _serve(conn: Connection, data: bytes, isolated: bool, started: float) -> None:
+    store = ox.Store()
+    store.load(data, format=ox.RdfFormat.N_QUADS)
+    del data
+    conn.send(Ready(os.getpid(), len(store), time.perf_counter() - started, isolated))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return  # the pool has gone
+        if job is None:
+            return
+        outcome = evaluate(store, job)
+        try:
+            conn.send(outcome)
+        except (OSError, ValueError):
+            return
+        if outcome.retire:
+            return
+
+
+def evaluate(store: ox.Store, job: Job) -> Outcome:
+    """Run ``job`` on ``store`` and serialize the answer; turn failures into an Outcome."""
+    try:
+        kwargs: dict[str, object] = {"base_iri": job.base_iri}
+        if job.default_graphs is not None:
+            kwargs["default_graph"] = _nodes(job.default_graphs)
+        if job.named_graphs is not None:
+            kwargs["named_graphs"] = _nodes(job.named_graphs)
+        result = store.query(job.query, **kwargs)  # type: ignore[arg-type]
+        if isinstance(result, ox.QueryBoolean):
+            body = result.serialize(format=_results_format(job.media_type))
+            return Outcome(body=body or b"", rows=None)
+        if isinstance(result, ox.QuerySolutions):
+            return _solutions(result, _results_format(job.media_type), job.max_rows)
+        return _triples(result, _rdf_format(job.media_type), job.max_rows)
+    except SyntaxError as exc:
+        line, column = _position(exc.msg)
+        return Outcome(error="syntax", message=exc.msg, line=line, column=column)
+    except MemoryError:
+        return Outcome(error="memory", message="out of memory", retire=True)
+    except Exception as exc:  # pyoxigraph's evaluation errors have assorted types
+        return Outcome(error="failed", message=f"{type(exc).__name__}: {exc}")
+
+
+@functools.lru_cache(maxsize=64)
+def _nodes(iris: tuple[str, ...]) -> list[ox.NamedNode]:
+    return [ox.NamedNode(iri) for iri in iris]
+
+
+def _results_format(media_type: str) -> ox.QueryResultsFormat:
+    found = ox.QueryResultsFormat.from_media_type(media_type)
+    if found is None:
+        raise ValueError(f"no SPARQL results format for {media_type}")
+    return found
+
+
+def _rdf_format(media_type: str) -> ox.RdfFormat:
+    found = ox.RdfFormat.from_media_type(media_type)
+    if found is None:
+        raise ValueError(f"no RDF format for {media_type}")
+    return found
+
+
+def _position(message: str) -> tuple[int | None, int | None]:
+    """Read "error at LINE:COLUMN: ..." (pyoxigraph's syntax errors)."""
+    head, _, _ = message.partition(": ")
+    if head.startswith("error at "):
+        line, _, column = head.removeprefix("error at ").partition(":")
+        if line.isdigit() and column.isdigit():
+            return int(line), int(column)
+    return None, None
+
+
+def _solutions(result: ox.QuerySolutions, fmt: ox.QueryResultsFormat, cap: int) -> Outcome:
+    """Serialize at most ``cap`` solutions.
+
+    pyoxigraph can serialize only a whole QuerySolutions, and it cannot build one from a list.
+    So the first ``cap`` solutions are written as SPARQL TSV (terms in N-Triples syntax, with
+    tabs and newlines escaped), parsed back by pyoxigraph and serialized in the asked format.
+    """
+    header = "\t".join("?" + variable.value for variable in result.variables)
+    lines = [header]
+    truncated = False
+    for solution in result:
+        if len(lines) > cap:
+            truncated = True
+            break
+        lines.append("\t".join(_term(term) for term in solution))
+    rows = len(lines) - 1
+    parsed = ox.parse_query_results("\n".join(lines) + "\n", ox.QueryResultsFormat.TSV)
+    return Outcome(body=parsed.serialize(format=fmt) or b"", rows=rows, truncated=truncated)
+
+
+def _term(term: object) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, ox.Triple):  # str() of a triple term lacks the <<( )>> around it
+        return f"<<( {term} )>>"
+    return str(term)
+
+
+def _triples(result: Iterable[ox.Triple], fmt: ox.RdfFormat, cap: int) -> Outcome:
+    triples = list(islice(result, cap + 1))
+    truncated = len(triples) > cap
+    del triples[cap:]
+    prefixes = _used_prefixes(triples) if fmt in _PREFIXED else None
+    if fmt.supports_datasets:  # N-Quads and TriG take quads: the default graph
+        quads = [ox.Quad(t.subject, t.predicate, t.object) for t in triples]
+        body = ox.serialize(quads, format=fmt, prefixes=prefixes)
+    else:
+        body = ox.serialize(triples, format=fmt, prefixes=prefixes)
+    return Outcome(body=body or b"", rows=len(triples), truncated=truncated)
+
+
+def _used_prefixes(triples: Iterable[ox.Triple]) -> dict[str, str]:
+    """Our prefixes whose namespace one of the triples' IRIs is in (namespaces end in / or #)."""
+    spaces: set[str] = set()
+    for triple in triples:
+        for term in (triple.subject, triple.predicate, triple.object):
+            if isinstance(term, ox.NamedNode):
+                value = term.value
+                cut = max(value.rfind("/"), value.rfind("#"))
+                spaces.add(value[: cut + 1])
+    return {prefix: space for prefix, space in PREFIXES.items() if space in spaces}
