@@ -94,3 +94,29 @@ def test_subcommand_help(name: str) -> None:
     result = CliRunner().invoke(main, [name, "--help"])
     assert result.exit_code == 0
     assert "--root" in result.output
+
+
+FIXTURES = sorted((Path(__file__).parent / "fixtures" / "invalid").glob("*.ttl"))
+
+
+def _severity(path: Path) -> str:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# expect-severity:"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"{path.name} has no expect-severity header")
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[p.stem for p in FIXTURES])
+def test_validate_exits_1_on_every_invalid_fixture(fixture: Path) -> None:
+    """`bolyst validate FIXTURE` fails; Warning and Info fixtures fail at their own level."""
+    severity = _severity(fixture)
+    args = ["validate", "-q", "--fail-on", severity.lower(), str(fixture)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert "does NOT conform" in result.output
+
+
+def test_validate_shipped_data_exits_0() -> None:
+    result = CliRunner().invoke(main, ["validate", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "0 violation(s)" in result.output

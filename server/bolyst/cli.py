@@ -45,10 +45,18 @@ def run_validation(sources: Sources, files: tuple[Path, ...] = ()) -> Report:
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @root_option
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
-def validate_command(files: tuple[Path, ...], root: Path | None, quiet: bool) -> None:
+@click.option(
+    "--fail-on",
+    type=click.Choice(["violation", "warning", "info"]),
+    default="violation",
+    show_default=True,
+    help="The least severe result that makes the exit code 1.",
+)
+def validate_command(files: tuple[Path, ...], root: Path | None, quiet: bool, fail_on: str) -> None:
     """Validate ontology/ and data/ (or FILES) against shapes/ with SHACL.
 
-    FILES are validated together with the ontology and its concept schemes.
+    FILES are validated together with the ontology and its concept schemes. Warnings (e.g. two
+    sources giving different figures) are reported but pass unless --fail-on says otherwise.
     """
     started = time.perf_counter()
     try:
@@ -60,9 +68,13 @@ def validate_command(files: tuple[Path, ...], root: Path | None, quiet: bool) ->
     text = report.text()
     click.echo(text.rsplit("\n\n", 1)[-1] if quiet else text)
     names = ", ".join(display_name(f) for f in files) if files else "ontology/ + data/"
-    verdict = "conforms" if report.conforms else "does NOT conform"
+    failing = {"violation": ("Violation",), "warning": ("Violation", "Warning")}.get(
+        fail_on, ("Violation", "Warning", "Info")
+    )
+    ok = not any(report.count(severity) for severity in failing)
+    verdict = "conforms" if ok else "does NOT conform"
     click.echo(f"{names} {verdict} ({time.perf_counter() - started:.1f} s)")
-    sys.exit(EXIT_OK if report.conforms else EXIT_INVALID)
+    sys.exit(EXIT_OK if ok else EXIT_INVALID)
 
 
 @main.command("build")

@@ -64,12 +64,7 @@ RDF_FORMATS = {
 }
 READ_ONLY = "read-only endpoint: updates are refused with 403 (issue 4), so this update fails"
 # Known failures that are not about updates; each names its reason.
-XFAIL = {
-    "query_content_type_construct": (
-        "CONSTRUCT { <s> <p> 1 }: relative IRIs need the service's base IRI, and "
-        "QueryEngine.run takes none yet, so the engine reports 'IRI parsing failed' (400)"
-    ),
-}
+XFAIL: dict[str, str] = {}
 
 
 def rename(text: str) -> str:

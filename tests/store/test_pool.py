@@ -425,6 +425,34 @@ def test_many_threads_share_the_pool(engine: EvaluatorPool) -> None:
     assert sorted(results) == sorted([n % 3 + 1 for n in range(8) for _ in range(10)])
 
 
+def test_waiting_queries_are_served_first_come_first_served(tiny_root: Path) -> None:
+    """12 clients on 2 evaluators: the queue is fair, so nobody waits out QUEUE_WAIT."""
+    settings = {"EVALUATORS": 2, "QUEUE_LENGTH": 16, "QUEUE_WAIT": 0.5}
+    pool = open_engine(find_sources(tiny_root), settings)
+    errors: list[BaseException] = []
+    answered = [0]
+    stop = time.monotonic() + 1.5
+
+    def client() -> None:
+        while time.monotonic() < stop:
+            try:
+                pool.run("SELECT * { ?s ?p ?o }", media_type=JSON)
+                answered[0] += 1
+            except BolystError as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=client) for _ in range(12)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        pool.close()
+    assert errors == []
+    assert answered[0] > 100
+
+
 def test_close_stops_every_evaluator(tiny_root: Path) -> None:
     pool = open_engine(find_sources(tiny_root), {"EVALUATORS": 2})
     pids = pool.pids()

@@ -108,6 +108,7 @@ def _answer(query: QueryRequest) -> Response:
         max_length=int(current_app.config.get("MAX_QUERY_LENGTH", DEFAULT_MAX_LENGTH)),
         max_depth=int(current_app.config.get("MAX_DEPTH", DEFAULT_MAX_DEPTH)),
         known_graphs=engine.graphs(),
+        base_iri=request.base_url,
     )
     media_type = negotiate(kind_of(info.form), request.headers.get("Accept"), query.format)
     entry.media_type = media_type
@@ -129,6 +130,8 @@ def _answer(query: QueryRequest) -> Response:
         media_type=media_type,
         default_graphs=query.default_graph_uris,
         named_graphs=query.named_graph_uris,
+        # Relative IRIs in a query resolve against the endpoint's URL, as Oxigraph's server does.
+        base_iri=request.base_url,
     )
     entry.rows, entry.truncated = answer.rows, answer.truncated
     response = Response(answer.body, status=200, content_type=content_type(answer.media_type))
