@@ -1,6 +1,6 @@
 """Every stored query in queries/ runs on the shipped data and gives the answer the seeds state.
 
-The expected values below are read from the catalogue pages in ../shared/seeds/ (the section is
+The expected values below are read from the catalogue pages in data/seeds/ (the section is
 named beside each), not from a previous run of the query.
 """
 
@@ -302,7 +302,7 @@ def check_history(rows: Rows) -> None:
 
 
 def check_sources_of_kom(rows: Rows) -> None:
-    seed = (ROOT.parent / "shared" / "seeds" / "002_b2438e508637602a.txt").read_text()
+    seed = (ROOT / "data" / "seeds" / "002_b2438e508637602a.txt").read_text(encoding="utf-8")
     assert values(rows, "page") == {ID + "source/dst-kom-trainee"}
     quotes = values(rows, "quote")
     assert quotes and all(q in seed for q in quotes)
