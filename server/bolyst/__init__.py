@@ -23,24 +23,24 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from bolyst import views
     from bolyst.config import load_config
     from bolyst.load import dataset_version, find_sources
-    from bolyst.store.local import open_memory_store
-    from bolyst.store.pool import open_engine
+    from bolyst.store.backend import open_backend
 
     settings = load_config(config)
     app = Flask(__name__)
     app.config.update(settings)
     sources = find_sources(Path(settings["ROOT"]))
-    store, stats = open_memory_store(
-        (*sources.ontology, *sources.data, *sources.shapes), sources.root
-    )
+    # The store of the STORE setting (memory, disk or a remote server; bolyst.store.backend).
+    backend = open_backend(sources, settings)
     app.extensions["bolyst"] = {
-        "store": store,
-        "stats": stats,
+        "store": backend.store,
+        "stats": backend.stats,
+        "backend": backend.kind,
         "sources": sources,
         "version": dataset_version(sources),  # ETags of /sparql answers build on it
     }
-    # Every public query runs in the engine's evaluator processes (killed at the deadline).
-    engine = open_engine(sources, settings, store)
+    # Every public query runs in the engine's evaluator processes (killed at the deadline), or
+    # in the remote SPARQL server.
+    engine = backend.engine
     atexit.register(engine.close)
     app.extensions["bolyst"]["engine"] = engine
     views.register(app)

@@ -124,6 +124,19 @@ def build_command(root: Path | None, out: Path | None) -> None:
     is_flag=True,
     help="Serve without validating first (quick restarts, tests); the data must still parse.",
 )
+@click.option(
+    "--store",
+    metavar="DIR|URL",
+    default=None,
+    help="Query a pyoxigraph store on disk in DIR, or the SPARQL server at URL (its query "
+    "endpoint, loaded with `bolyst load --to`) [default: BOLYST_STORE, or in memory].",
+)
+@click.option(
+    "--reload-on-change",
+    is_flag=True,
+    help="Serve a new version of the data files as soon as they change, without a failed "
+    "request (every BOLYST_RELOAD_INTERVAL seconds, default 2).",
+)
 def serve_command(
     root: Path | None,
     host: str | None,
@@ -131,8 +144,14 @@ def serve_command(
     workers: int | None,
     allow_invalid: bool,
     skip_validation: bool,
+    store: str | None,
+    reload_on_change: bool,
 ) -> None:
-    """Validate the data, load it into the embedded store and serve it over HTTP."""
+    """Validate the data, load it into the embedded store and serve it over HTTP.
+
+    SIGTERM (or Ctrl-C) answers the requests in flight and exits: running queries get
+    BOLYST_SHUTDOWN_GRACE seconds (default 3), then a 503.
+    """
     from granian.constants import Interfaces
     from granian.server import Server
 
@@ -140,10 +159,18 @@ def serve_command(
 
     overrides = {
         k: v
-        for k, v in {"ROOT": root, "HOST": host, "PORT": port, "WORKERS": workers}.items()
+        for k, v in {
+            "ROOT": root,
+            "HOST": host,
+            "PORT": port,
+            "WORKERS": workers,
+            "STORE": store,
+        }.items()
         if v is not None
     }
     config = load_config(overrides)
+    if reload_on_change and not float(config["RELOAD_INTERVAL"] or 0):
+        config["RELOAD_INTERVAL"] = 2.0
     try:
         sources = find_sources(Path(config["ROOT"]))
         report = None if skip_validation else run_validation(sources)
@@ -168,11 +195,18 @@ def serve_command(
         f"loaded {stats.triples} triples from {stats.files} files in "
         f"{time.perf_counter() - started:.2f} s"
     )
-    click.echo(
-        f"query engine: {engine.stats.evaluators} evaluator processes per worker, started in "
-        f"{engine.stats.seconds:.2f} s; network "
-        + ("isolated" if engine.stats.isolated else "NOT isolated (the query policy guards)")
-    )
+    if state.get("backend") == "remote":
+        click.echo(f"query engine: the SPARQL store at {config['STORE']} ({engine.dialect.name})")
+    else:
+        click.echo(
+            f"query engine: {engine.stats.evaluators} evaluator processes per worker, started in "
+            f"{engine.stats.seconds:.2f} s; network "
+            + ("isolated" if engine.stats.isolated else "NOT isolated (the query policy guards)")
+        )
+        from bolyst.store.pool import describe_bounds
+
+        for line in describe_bounds(config):
+            click.echo(line, err=line.startswith("warning"))
     # Workers import bolyst.wsgi and read their settings from the environment.
     for key, value in config.items():
         os.environ[f"BOLYST_{key}"] = str(value)
@@ -185,6 +219,9 @@ def serve_command(
         port=int(config["PORT"]),
         interface=Interfaces.WSGI,
         workers=int(config["WORKERS"]),
+        respawn_failed_workers=True,  # a worker that dies is replaced, not the end of the server
+        # SIGTERM: each worker drains (bolyst.lifecycle); this is the backstop.
+        workers_kill_timeout=int(float(config["SHUTDOWN_GRACE"])) + 3,
     ).serve()
 
 
@@ -201,6 +238,114 @@ def _ensure_release(sources: Sources, dumps: Path, *, conforms: bool) -> None:
     click.echo(f"no release in {dumps}: building one")
     result = build(sources.root, dumps, progress=click.echo, validate_first=False)
     click.echo(f"built release {result.version} ({result.seconds:.1f} s)")
+
+
+@main.command("load")
+@root_option
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="URL|DIR",
+    help="A SPARQL server's query URL (Oxigraph http://host:7878/query, Virtuoso "
+    "http://host:8890/sparql), or a folder for a pyoxigraph store on disk.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["oxigraph", "virtuoso", "standard"]),
+    default=None,
+    help="Kind of server [guessed from the URL].",
+)
+@click.option("--update-url", default=None, help="SPARQL Update URL [derived from --to].")
+@click.option("--store-url", default=None, help="Graph Store Protocol URL [derived from --to].")
+@click.option("--batch", type=int, default=100_000, show_default=True, help="Triples per request.")
+@click.option(
+    "--timeout", type=float, default=300.0, show_default=True, help="Seconds per request."
+)
+@click.option("--retries", type=int, default=4, show_default=True, help="Retries with back-off.")
+@click.option("--prune", is_flag=True, help="Also drop our graphs that no file has any more.")
+@click.option("--skip-validation", is_flag=True, help="Load without validating first.")
+def load_command(
+    root: Path | None,
+    target: str,
+    kind: str | None,
+    update_url: str | None,
+    store_url: str | None,
+    batch: int,
+    timeout: float,
+    retries: int,
+    prune: bool,
+    skip_validation: bool,
+) -> None:
+    """Validate, then load every file into its named graph of a SPARQL server (or a folder).
+
+    Each graph is replaced as a whole or not at all (batches go to temporary graphs, then one
+    update swaps them in), and its triples are counted on the server afterwards. Exit codes:
+    0 loaded, 1 the data does not conform (nothing sent), 2 a file, a request or a count failed.
+    """
+    from bolyst.store.backend import is_remote
+
+    started = time.perf_counter()
+    try:
+        sources = _sources(root)
+        if not skip_validation:
+            report = run_validation(sources)
+            if not report.conforms:
+                click.echo(report.text(), err=True)
+                click.echo("does NOT conform: nothing loaded", err=True)
+                sys.exit(EXIT_INVALID)
+        if is_remote(target):
+            from bolyst.store.upload import endpoints_for, upload
+
+            endpoints = endpoints_for(target, kind=kind, update=update_url, store=store_url)
+            results = upload(
+                sources,
+                endpoints,
+                batch_triples=batch,
+                timeout=timeout,
+                retries=retries,
+                prune=prune,
+                progress=click.echo,
+            )
+            triples, graphs = sum(r.triples for r in results), len(results)
+        else:
+            from bolyst.store.disk import build_disk_store
+
+            stats, _ = build_disk_store(Path(target), sources, progress=click.echo)
+            triples, graphs = stats.triples, stats.files
+    except BolystError as exc:
+        click.echo(f"error: {exc}", err=True)
+        click.echo("graphs not yet replaced keep their old content", err=True)
+        sys.exit(EXIT_ERROR)
+    click.echo(
+        f"loaded {triples:,} triples in {graphs} graphs into {target} "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+
+
+@main.command("synth")
+@click.option("--triples", type=int, default=100_000, show_default=True, help="About this many.")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Root to write."
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same files.")
+@root_option
+def synth_command(triples: int, out: Path, seed: int, root: Path | None) -> None:
+    """Write a root folder with synthetic data of about --triples triples (for benchmarks).
+
+    The data (data/synthetic-*.ttl) are invented programmes, organisations, memberships,
+    observations, goals and reviews in our ontology that conform to shapes/; ontology/, shapes/
+    and queries/ are copied from --root. Deterministic for a given --seed.
+    """
+    from bolyst.synthetic import generate
+
+    source = Path(root or load_config()["ROOT"])
+    result = generate(out, triples, seed=seed, source_root=source, progress=click.echo)
+    click.echo(
+        f"wrote {result.triples:,} triples ({result.programmes} programmes, "
+        f"{result.organisations} organisations) in {len(result.files)} files under "
+        f"{display_name(result.root / 'data')} in {result.seconds:.1f} s"
+    )
 
 
 @main.command("link")

@@ -33,6 +33,14 @@ SETTINGS = (
         300,
         "Seconds a GET answer of /sparql may be reused before it is revalidated by its ETag.",
     ),
+    # Where the data are queried (bolyst.store.backend); see issue 8.
+    Setting(
+        "STORE",
+        "",
+        "Empty: in memory; a folder: a pyoxigraph store on disk there; http(s)://...: the "
+        "query URL of a SPARQL 1.1 server holding the graphs (`bolyst load --to URL`).",
+    ),
+    Setting("STORE_DIALECT", "", "Kind of remote server: oxigraph, virtuoso, standard [detected]."),
     # The query engine (bolyst.policy, bolyst.store.pool); see issues 4 and 9.
     Setting("QUERY_TIMEOUT", 10.0, "Seconds a query may run before it is stopped (503)."),
     Setting("MAX_QUERY_LENGTH", 65536, "Characters a query may have (longer: 400)."),
@@ -40,8 +48,39 @@ SETTINGS = (
     Setting("MAX_ROWS", 10000, "Rows (solutions or triples) of an answer; more are cut off."),
     Setting("EVALUATORS", 2, "Query evaluator processes per HTTP worker (queries run at once)."),
     Setting("QUERY_MEMORY_MB", 1024, "Memory (address space) of one evaluator, data included."),
-    Setting("QUEUE_WAIT", 2.0, "Seconds a query waits for a free evaluator before a 503."),
-    Setting("QUEUE_LENGTH", 16, "Queries that may wait for an evaluator; more: immediate 503."),
+    Setting("QUEUE_WAIT", 5.0, "Seconds a query waits for a free evaluator before a 503."),
+    Setting("QUEUE_LENGTH", 64, "Queries that may wait for an evaluator; more: immediate 503."),
+    Setting(
+        "CLIENT_QUERIES",
+        0,
+        "Queries one client (address) may run at once per worker, and have waiting; more: "
+        "immediate 503 [0: half the evaluators, at least 1].",
+    ),
+    Setting(
+        "LONG_QUERIES",
+        4,
+        "Stand-in evaluators per worker for queries running past LONG_QUERY_SECONDS (those run "
+        "on at a lower CPU priority, the lower the more CPU they burn).",
+    ),
+    Setting("LONG_QUERY_SECONDS", 0.5, "Seconds after which a query counts as long."),
+    Setting(
+        "PROXY_HOPS",
+        0,
+        "Reverse proxies of ours that append to X-Forwarded-For, which names the client only "
+        "then [0: the peer address is the client].",
+    ),
+    # The lifecycle (bolyst.lifecycle; issue 9).
+    Setting(
+        "SHUTDOWN_GRACE",
+        3.0,
+        "Seconds running queries get after SIGTERM before they are stopped (503).",
+    ),
+    Setting(
+        "RELOAD_INTERVAL",
+        0.0,
+        "Seconds between looks at the data files for a new version, swapped in without a "
+        "failed request [0: never; `bolyst serve --reload-on-change`: 2].",
+    ),
     # The release that /dumps/, /dataset and /.well-known/void serve (bolyst.build; issue 5).
     Setting("DUMPS_DIR", None, "Folder of the release `bolyst build` writes [<ROOT>/dist]."),
 )

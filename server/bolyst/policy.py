@@ -7,6 +7,19 @@ column, what the endpoint must never evaluate (issues 4 and 9):
   more than :data:`MAX_UNARY_RUN` unary operators (``! ^ - +``). pyoxigraph 0.5.13's parser
   recurses without a bound and kills the process with a segmentation fault at about 2,500 nested
   groups, 4,700 nested parentheses or 9,400 ``!`` (8 MB stack);
+- more than ``max_patterns`` triple patterns, path steps and group operators (separators
+  ``. ; ,`` and path operators ``/ |`` outside expressions, two per item of a collection
+  ``( ... )``, and OPTIONAL UNION MINUS FILTER BIND GRAPH EXISTS), or more than
+  :data:`MAX_OPERATORS` operators in expressions. A hostile-input search (issue 9;
+  tests/test_policy.py) found no crash left below 64 KB once the nesting is bounded, but small
+  queries that keep an evaluator busy for the whole time limit while pyoxigraph plans them, the
+  time growing with the cube of their size or faster, on any data: 400 triple patterns (11 KB)
+  5.7 s, a 400-step path sequence (19 KB) 6.5 s, 200 OPTIONALs (7 KB) more than 8 s, a
+  collection of 200 items (0.5 KB) 5.7 s, 3,000 FILTERs (56 KB) 7.3 s, a flat sum of 30,000
+  terms (60 KB) more than 20 s. The deadline stops them (503); refused here they cost nothing
+  (400). The limit, 128, is 8 times what the largest stored query has (15 patterns, 3
+  groups). Queries expensive for what they ask (``?s (<p>)* ?o`` over every node, 30
+  characters) are the deadline's;
 - ``SERVICE`` anywhere: **pyoxigraph 0.5.13 does federated queries over HTTP.** Measured with a
   listener on 127.0.0.1: ``SERVICE <http://127.0.0.1:PORT/sparql> {...}`` made it send
   ``POST /sparql`` (``user-agent: Oxigraph/0.5.13``, the sub-query as body), ``SERVICE SILENT``
@@ -45,6 +58,8 @@ from bolyst.errors import QueryRejected, QuerySyntaxError, UpdateRejected
 __all__ = [
     "DEFAULT_MAX_DEPTH",
     "DEFAULT_MAX_LENGTH",
+    "DEFAULT_MAX_PATTERNS",
+    "MAX_OPERATORS",
     "MAX_UNARY_RUN",
     "QueryInfo",
     "Token",
@@ -59,6 +74,13 @@ UPDATE_KEYWORDS = frozenset(
 )
 DEFAULT_MAX_LENGTH = 65536
 DEFAULT_MAX_DEPTH = 64
+DEFAULT_MAX_PATTERNS = 128
+# Binary operators in expressions: a flat sum of 8,000 terms took 1.5 s, 30,000 more than 20 s.
+MAX_OPERATORS = 2000
+_PATTERN_PUNCT = frozenset({".", ";", ",", "/", "|"})
+_PATTERN_WORDS = frozenset({"OPTIONAL", "UNION", "MINUS", "FILTER", "BIND", "GRAPH", "EXISTS"})
+_OPERATORS = frozenset({"+", "-", "*", "/", "&&", "||", "=", "!=", "<", ">", "<=", ">="})
+_TERMS = frozenset({"VAR", "IRI", "PNAME", "BNODE", "STRING", "NUMBER"})
 # pyoxigraph crashed at ~9,400 `!`; nobody writes more than a few in a row.
 MAX_UNARY_RUN = 16
 
@@ -181,6 +203,13 @@ def tokenize(text: str, *, max_depth: int | None = None) -> Iterator[Token]:
     >>> [t.kind for t in tokenize("FILTER(?a<'b>') <x>")]
     ['WORD', 'PUNCT', 'VAR', 'PUNCT', 'STRING', 'PUNCT', 'IRI']
     """
+    for token, _ in _tokens(text, max_depth):
+        yield token
+
+
+def _tokens(text: str, max_depth: int | None) -> Iterator[tuple[Token, str]]:
+    """The tokens, each with the kind of bracket it stands in ("top", "{", "[", "(", "(expr",
+    "<<"; for a bracket, the one around it)."""
     stack = [_Frame("top")]
     previous: list[Token] = []  # the last two tokens
     position, end = 0, len(text)
@@ -189,11 +218,12 @@ def tokenize(text: str, *, max_depth: int | None = None) -> Iterator[Token]:
         position = skip(text, position).end()  # type: ignore[union-attr]
         if position >= end:
             return
-        token = _next_token(text, position, stack[-1], previous)
+        frame = stack[-1]
+        token = _next_token(text, position, frame, previous)
         position += len(token.text)
         _track_nesting(text, token, stack, previous, max_depth)
         previous = [*previous[-1:], token]
-        yield token
+        yield token, frame.kind
 
 
 def _next_token(text: str, position: int, frame: _Frame, previous: list[Token]) -> Token:
@@ -288,6 +318,7 @@ def check_query(
     *,
     max_length: int = DEFAULT_MAX_LENGTH,
     max_depth: int = DEFAULT_MAX_DEPTH,
+    max_patterns: int = DEFAULT_MAX_PATTERNS,
     known_graphs: Collection[str],
     base_iri: str | None = None,
 ) -> QueryInfo:
@@ -297,6 +328,7 @@ def check_query(
         text: the query text.
         max_length: the most characters a query may have.
         max_depth: the deepest nesting of ``{ ( [ <<``.
+        max_patterns: the most triple patterns, path steps and group operators.
         known_graphs: the named graphs of the dataset, the only ones FROM may name.
         base_iri: the base IRI relative IRIs are resolved against before a BASE declaration.
 
@@ -304,7 +336,8 @@ def check_query(
         The query's form and its FROM / FROM NAMED graphs.
 
     Raises:
-        QueryRejected: too long or too deep, SERVICE, or a FROM outside the dataset (400).
+        QueryRejected: too long, too deep or too big, SERVICE, or a FROM outside the dataset
+            (400).
         UpdateRejected: a SPARQL Update (403).
         QuerySyntaxError: an unclosed string, or no query form (400).
 
@@ -321,18 +354,44 @@ def check_query(
         raise QueryRejected(
             f"the query has {len(text):,} characters; at most {max_length:,} are allowed"
         )
-    return _check(text, max_depth, frozenset(known_graphs), base_iri)
+    return _check(text, max_depth, max_patterns, frozenset(known_graphs), base_iri)
 
 
 # The endpoint checks a query once in the view and once in the engine, and stored queries come
 # back again and again: remember the verdicts on accepted queries (refusals are not cached).
 @functools.lru_cache(maxsize=512)
 def _check(
-    text: str, max_depth: int, known_graphs: frozenset[str], base_iri: str | None
+    text: str, max_depth: int, max_patterns: int, known_graphs: frozenset[str], base_iri: str | None
 ) -> QueryInfo:
     tokens: list[Token] = []
-    unary_run = 0
-    for token in tokenize(text, max_depth=max_depth):
+    unary_run = patterns = operators = 0
+    # Collections `( ... )` in a triple are two triple patterns per item; VALUES rows are
+    # parenthesized too, and cheap: follow VALUES blocks (0: none, 1: its variables, 2: rows).
+    values, values_depth = 0, 0
+    for token, frame in _tokens(text, max_depth):
+        in_expression = frame == "(expr"
+        if token.kind == "WORD" and token.text.upper() == "VALUES":
+            values, values_depth = 1, 0
+        elif values and token.kind == "PUNCT" and token.text in ("{", "}"):
+            values_depth += 1 if token.text == "{" else -1
+            values = 2 if values_depth > 0 else 0
+        elif frame == "(" and not values and token.kind in _TERMS:
+            patterns += 2
+        if token.kind == "PUNCT" and token.text in _PATTERN_PUNCT and not in_expression:
+            patterns += 1
+        elif token.kind == "WORD" and token.text.upper() in _PATTERN_WORDS:
+            patterns += 1
+        elif token.kind == "PUNCT" and in_expression and token.text in _OPERATORS:
+            operators += 1
+            if operators > MAX_OPERATORS:
+                _reject(text, token, f"more than {MAX_OPERATORS:,} operators in expressions")
+        if patterns > max_patterns:
+            _reject(
+                text,
+                token,
+                f"more than {max_patterns} triple patterns, path steps and OPTIONAL, UNION, "
+                "MINUS, FILTER, BIND, GRAPH or EXISTS: split the query",
+            )
         if token.kind == "PUNCT" and token.text in _UNARY:
             unary_run += len(token.text)  # `^^` counts as two `^`
             if unary_run > MAX_UNARY_RUN:

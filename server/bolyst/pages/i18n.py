@@ -68,7 +68,7 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, nb)
     "takes.part": ("Takes part in", "Deltar i"),
     "figures": ("Figures", "Tall"),
     "identifiers": ("In other registers", "I andre registre"),
-    "sources": ("Sources", "Kilder"),
+    "sources": ("Where this comes from", "Hvor dette kommer fra"),
     "source": ("Source", "Kilde"),
     "quote": ("Quote", "Sitat"),
     "candidate": ("candidate (unverified)", "kandidat (ikke kontrollert)"),

@@ -286,3 +286,15 @@ def serialize_triples(
 def _bytes(body: bytes | None) -> bytes:
     assert body is not None  # pyoxigraph returns bytes when no output file is given
     return body
+
+
+def graph_triples(store: ox.Store, graphs: Iterable[str]) -> tuple[Triple, ...]:
+    """Every triple of ``graphs`` (each once), e.g. the ontology files for ``/ontology``."""
+    seen: dict[tuple[str, str, str], Triple] = {}
+    for graph in graphs:
+        for quad in store.quads_for_pattern(None, None, None, ox.NamedNode(graph)):
+            key = (str(quad.subject), str(quad.predicate), str(quad.object))
+            seen.setdefault(
+                key, (Term.of(quad.subject), Term.of(quad.predicate), Term.of(quad.object))
+            )
+    return tuple(seen.values())

@@ -2,26 +2,48 @@
 
 pyoxigraph's evaluation has no time limit and no cancellation, and some queries crash it (a
 segmentation fault takes the whole process). So no public query is evaluated in the HTTP
-worker: each runs in an evaluator process (:mod:`bolyst.store.evaluator`) that holds its own
-copy of the dataset. At the deadline the evaluator is killed, which really stops the work and
-gives its memory back, and a fresh one is started in the background; a crash costs that one
-evaluator and its request. A request borrows an idle evaluator; when none is free it waits in a
-bounded queue for a bounded time, and beyond that it is refused at once (``Overloaded``, 503
-with ``Retry-After``): the basic admission control.
+worker: each runs in an evaluator process (:mod:`bolyst.store.evaluator`). At the deadline the
+evaluator is killed, which really stops the work and gives its memory back, and another takes
+its place; a crash costs that one evaluator and its request.
 
-Evaluators are plain ``python -c`` processes (:func:`bolyst.store.evaluator.command`) that
-talk pickles over a socket pair (:class:`multiprocessing.connection.Connection`): the server,
-with its threads, never forks its own image. Not multiprocessing's ``spawn`` or ``forkserver``:
-both make every child import the parent's main script again (Python 3.11's fork server means
-to preload it but drops its path: it keeps the key ``main_path`` of a dict whose key is
-``init_main_from_path``). Measured: 0.7 s per evaluator under pytest that way, 0.1 s this way.
+**Evaluators are forked from a zygote.** The pool starts one ``python -c`` process per dataset
+version (:func:`bolyst.store.evaluator.command`) that loads the data once from an N-Quads
+snapshot and then forks evaluators on request; they share the loaded store copy-on-write.
+Measured with 105k triples: loading took 0.54 s of CPU and 130 MB, a fork 3-7 ms. So a killed
+evaluator is replaced at once, for free, while other queries keep the CPU busy. The pool
+talks pickles to both over socket pairs (:class:`multiprocessing.connection.Connection`): the
+server, with its threads, never forks its own image. (Not multiprocessing's ``spawn`` or
+``forkserver``: both import the parent's main script again; 0.7 s per evaluator under pytest.)
 
-Each evaluator loads the dataset into an in-memory store from one N-Quads snapshot, rather than
-opening a store built on disk with ``Store.read_only``. Measured with 100k triples: loading took
-0.36 s per evaluator against 0.03 s to open RocksDB, but lookups ran 2.7x faster (1,000 in
-0.06 s against 0.17 s), a GROUP BY 43 ms against 50-56 ms, and the address space, which
-``QUERY_MEMORY_MB`` caps, was 100 MB against 550 MB (RocksDB's threads and caches). With the
-shipped data (8k triples) both start in about 25 ms. Loading happens off the request path.
+**Admission control**, per pool (one pool per HTTP worker process):
+
+- ``evaluators`` queries run at once; a query that finds none idle waits in a queue of at most
+  ``queue_length`` for at most ``queue_wait`` seconds, first come first served; beyond that it
+  is refused at once (:class:`~bolyst.errors.Overloaded`: 503 with ``Retry-After``);
+- **one client cannot take every evaluator**: a client (its address, see :func:`client_key`)
+  runs at most ``client_queries`` queries at once (default: half the evaluators, at least 1)
+  and has at most as many waiting; its further queries are refused at once. While a client is
+  at its limit, evaluators go to the next waiter of another client;
+- **long queries step aside**: a query still running after ``long_query_seconds`` gets a
+  lower CPU priority (nice 5, every thread of its evaluator) and, while fewer than
+  ``long_queries`` have one, a stand-in evaluator is forked, so ``evaluators`` evaluators stay
+  for everyone else. The more CPU time it then burns, the lower it goes: nice 10 after
+  ``long_query_seconds`` more of CPU time, ``SCHED_IDLE`` and nice 19 after twice that. CPU time,
+  not wall time: under a saturated CPU a heavy but legitimate query takes several times its
+  CPU time, and at the lowest priority it would starve, while a runaway burns CPU at every
+  chance. A query is never stopped for being long, only at the deadline. Its evaluator is discarded
+  after the answer (a priority cannot be raised again without privileges);
+- so one pool holds at most ``evaluators + long_queries`` evaluators, each capped at
+  ``memory_mb`` of address space. With W HTTP workers the server runs at most
+  W x ``evaluators`` queries at full priority, W x ``long_queries`` long ones, queues
+  W x ``queue_length``, lets one client run W x ``client_queries`` (the kernel spreads
+  connections over the workers), and its evaluators may use W x (``evaluators`` +
+  ``long_queries``) x ``memory_mb`` at most, plus one zygote (the data) per worker.
+
+**Lifecycle.** :meth:`EvaluatorPool.drain` (on SIGTERM) refuses new queries, lets running and
+waiting ones finish within a grace period and stops the rest with a 503.
+:meth:`EvaluatorPool.retire` (a new dataset version) routes new queries to the successor pool,
+lets this pool's queries finish, then closes it.
 
 Usage::
 
@@ -32,11 +54,15 @@ Usage::
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import logging
+import math
 import multiprocessing
 import os
+import resource
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -67,11 +93,15 @@ from bolyst.store import Answer
 from bolyst.store.evaluator import Job, Outcome, Ready, command
 from bolyst.store.local import open_memory_store
 
-__all__ = ["EvaluatorPool", "PoolStats", "open_engine"]
+__all__ = ["EvaluatorPool", "PoolStats", "client_key", "open_engine"]
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT = 60.0  # seconds an evaluator may take to load the data
+START_TIMEOUT = 60.0  # seconds the zygote may take to load the data
+FORK_TIMEOUT = 10.0  # seconds a forked evaluator may take to say it is ready
+SLICE = 0.25  # seconds between looks at a long query's CPU time and the drain deadline
+_FIRST_NICE = 5  # a long query's priority, then (nice, CPU time in long_query_seconds):
+_STEPS = ((10, 1.0), (19, 2.0))  # the last step adds SCHED_IDLE
 RESULTS_TYPES = (
     "application/sparql-results+json",
     "application/sparql-results+xml",
@@ -90,7 +120,7 @@ GRAPH_TYPES = (
 
 @dataclass(frozen=True)
 class PoolStats:
-    """How the pool started: ``seconds`` to start all evaluators in parallel."""
+    """How the pool started: ``seconds`` to load the data and start all evaluators."""
 
     evaluators: int
     triples: int
@@ -98,28 +128,102 @@ class PoolStats:
     isolated: bool
 
 
-class _Waiter:
-    """A query waiting for an evaluator: :meth:`EvaluatorPool._give_back` fills it in."""
+def client_key(remote_addr: str | None, forwarded_for: str | None = None, hops: int = 0) -> str:
+    """Who a request comes from, for the per-client limit.
 
-    def __init__(self) -> None:
+    Args:
+        remote_addr: the peer's address (the WSGI ``REMOTE_ADDR``).
+        forwarded_for: the ``X-Forwarded-For`` header, used only when ``hops`` > 0.
+        hops: how many reverse proxies of ours append to ``X-Forwarded-For`` (0: none, the
+            header is the client's to invent and is ignored).
+
+    An IPv6 client is its /64: one host is given a whole /64 and can pick any address in it.
+
+    >>> client_key("127.0.0.1")
+    '127.0.0.1'
+    >>> client_key("10.0.0.1", "198.51.100.7, 203.0.113.9", hops=1)
+    '203.0.113.9'
+    >>> client_key("10.0.0.1", "198.51.100.7", hops=0)
+    '10.0.0.1'
+    >>> client_key("2001:db8:1:2:3:4:5:6")
+    '2001:db8:1:2::/64'
+    """
+    address = remote_addr or "-"
+    if hops > 0 and forwarded_for:
+        chain = [part.strip() for part in forwarded_for.split(",") if part.strip()]
+        if chain:
+            address = chain[-hops] if len(chain) >= hops else chain[0]
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
+class _Moved(Exception):
+    """The pool was retired for a successor while a query was on its way in."""
+
+
+class _Waiter:
+    """A query waiting for an evaluator: :meth:`EvaluatorPool._dispatch` fills it in."""
+
+    def __init__(self, client: str | None) -> None:
+        self.client = client
         self.event = threading.Event()
         self.evaluator: _Evaluator | None = None
 
 
-class _Evaluator:
-    """The pool's handle on one evaluator process."""
+class _Zygote:
+    """The pool's handle on the process that holds the data and forks the evaluators."""
 
-    def __init__(
-        self, name: str, process: subprocess.Popen[bytes], conn: Connection, log: BinaryIO
-    ) -> None:
-        self.name = name
+    def __init__(self, process: subprocess.Popen[bytes], conn: Connection, log: BinaryIO) -> None:
         self.process = process
         self.conn = conn
-        self.log = log  # its standard output and error: an unlinked file
+        self.channel = socket.socket(
+            socket.AF_UNIX, socket.SOCK_STREAM, fileno=os.dup(conn.fileno())
+        )
+        self.log = log
+        self.lock = threading.Lock()  # one request at a time
         self.ready: Ready | None = None
 
-    def kill(self) -> tuple[int | None, str]:
-        """Stop the process (if it still runs); return its exit code and the end of its log."""
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None and not self.conn.closed
+
+    def fork(self, log_file: BinaryIO) -> tuple[int, Connection]:
+        """Fork an evaluator; return its pid and the pool's end of its socket."""
+        ours, theirs = multiprocessing.Pipe()  # a socket pair
+        try:
+            with self.lock:
+                self.conn.send(("fork",))
+                socket.send_fds(self.channel, [b"F"], [theirs.fileno(), log_file.fileno()])
+                if not self.conn.poll(FORK_TIMEOUT):
+                    raise EOFError
+                reply = self.conn.recv()
+        except (EOFError, OSError) as exc:
+            ours.close()
+            raise EvaluatorCrashed("the query engine's zygote has gone") from exc
+        finally:
+            theirs.close()
+        return int(reply[1]), ours
+
+    def reap(self, pid: int, seconds: float) -> int | None:
+        """Wait at most ``seconds`` for an evaluator that was killed (or that ended) to end;
+        return its exit code (``None``: not yet; the zygote reaps it later)."""
+        try:
+            with self.lock:
+                self.conn.send(("reap", pid, seconds))
+                reply = self.conn.recv()
+        except (EOFError, OSError):
+            return None  # the zygote has gone, and its evaluators with it (PR_SET_PDEATHSIG)
+        code = reply[2]
+        return None if code is None else int(code)
+
+    def close(self) -> None:
         if self.process.poll() is None:
             try:
                 os.kill(self.process.pid, signal.SIGKILL)
@@ -128,15 +232,57 @@ class _Evaluator:
         try:
             self.process.wait(5)
         except subprocess.TimeoutExpired:
-            log.error("query evaluator %s (pid %d) outlived SIGKILL", self.name, self.process.pid)
+            log.error("the query engine's zygote (pid %d) outlived SIGKILL", self.process.pid)
+        self.channel.close()
         self.conn.close()
-        try:
-            size = os.fstat(self.log.fileno()).st_size
-            tail = os.pread(self.log.fileno(), 4096, max(0, size - 4096)).decode("utf-8", "replace")
-        except (OSError, ValueError):
-            tail = ""
         self.log.close()
-        return self.process.returncode, tail
+
+    def tail(self) -> str:
+        return _tail(self.log)
+
+
+class _Evaluator:
+    """The pool's handle on one evaluator process (a child of the zygote)."""
+
+    def __init__(
+        self, name: str, pid: int, conn: Connection, log: BinaryIO, zygote: _Zygote
+    ) -> None:
+        self.name = name
+        self.pid = pid
+        self.conn = conn
+        self.log = log  # its standard output and error: an unlinked file
+        self.zygote = zygote
+        self.ready: Ready | None = None
+        self.lowered = False  # its priority was lowered: discarded after this query
+        self.stand_in = False  # a stand-in was forked for it (counted in the pool's _long)
+        self.cpu_when_long = 0.0  # its CPU time (all its queries) when this one became long
+
+    def signal_kill(self) -> None:
+        if self.lowered:
+            _restore_priority(self.pid)  # dying takes CPU too (freeing its memory)
+        try:
+            os.kill(self.pid, signal.SIGKILL)  # not reaped yet: the pid cannot be another's
+        except ProcessLookupError:
+            pass
+
+    def kill(self, wait: float = 0.0) -> tuple[int | None, str]:
+        """Stop the process; wait at most ``wait`` seconds until it has gone; return its exit
+        code (``None``: still going) and the end of its log."""
+        self.signal_kill()
+        exitcode = self.zygote.reap(self.pid, wait)
+        self.conn.close()
+        tail = _tail(self.log)
+        self.log.close()
+        return exitcode, tail
+
+
+def _tail(log_file: BinaryIO) -> str:
+    try:
+        size = os.fstat(log_file.fileno()).st_size
+        data = os.pread(log_file.fileno(), 4096, max(0, size - 4096))
+    except (OSError, ValueError):
+        return ""
+    return data.decode("utf-8", "replace")
 
 
 class EvaluatorPool:
@@ -147,12 +293,18 @@ class EvaluatorPool:
             (unlinked, say), kept by the pool and closed by :meth:`close`.
         graphs: the named graphs of the dataset.
         union: the graphs whose union is the default graph when a query names none.
-        evaluators: how many queries run at once.
+        evaluators: how many queries run at once at full priority.
         timeout: default seconds a query may run.
         max_rows: the most solutions or triples in an answer.
         memory_mb: the address space of one evaluator, data included (0: no cap).
         queue_wait: seconds a query waits for a free evaluator.
         queue_length: how many queries may wait; more are refused at once.
+        client_queries: how many queries one client may run at once (and have waiting);
+            default half the evaluators, at least 1.
+        long_queries: how many queries running past ``long_query_seconds`` get a stand-in
+            evaluator forked for the others, at once.
+        long_query_seconds: when a query counts as long (0: never), and the unit of the CPU
+            time after which its priority is lowered further.
         max_length, max_depth: the policy's limits (:func:`bolyst.policy.check_query`).
     """
 
@@ -166,8 +318,11 @@ class EvaluatorPool:
         timeout: float = 10.0,
         max_rows: int = 10_000,
         memory_mb: int = 1024,
-        queue_wait: float = 2.0,
-        queue_length: int = 16,
+        queue_wait: float = 5.0,
+        queue_length: int = 64,
+        client_queries: int | None = None,
+        long_queries: int = 4,
+        long_query_seconds: float = 0.5,
         max_length: int = DEFAULT_MAX_LENGTH,
         max_depth: int = DEFAULT_MAX_DEPTH,
     ) -> None:
@@ -180,6 +335,9 @@ class EvaluatorPool:
         self.memory_mb = memory_mb
         self.queue_wait = queue_wait
         self.queue_length = queue_length
+        self.client_queries = client_queries or max(1, evaluators // 2)
+        self.long_queries = max(0, long_queries)
+        self.long_query_seconds = long_query_seconds
         self.max_length = max_length
         self.max_depth = max_depth
         self._graphs = tuple(sorted(graphs))
@@ -187,27 +345,35 @@ class EvaluatorPool:
         self._union = tuple(union)
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
-        self._idle: list[_Evaluator] = []  # never non-empty while someone waits
+        self._zygote_lock = threading.Lock()  # one (re)start of the zygote at a time
+        self._idle: list[_Evaluator] = []  # never beside a waiter that may take it
         self._waiters: deque[_Waiter] = deque()
         self._members: set[_Evaluator] = set()
+        self._running: dict[str, int] = {}  # per client: queries holding an evaluator
+        self._queued: dict[str, int] = {}  # per client: queries waiting
+        self._in_flight = 0  # queries inside evaluate(), waiting ones included
+        self._long = 0  # long queries with a stand-in
         self._closed = False
+        self._drain_deadline: float | None = None
+        self._successor: EvaluatorPool | None = None
         started = time.perf_counter()
-        pending = [self._start() for _ in range(evaluators)]
+        self._zygote = self._start_zygote()
         try:
-            ready = [self._await_ready(evaluator) for evaluator in pending]
+            pending = [self._fork() for _ in range(evaluators)]
         except BaseException:
-            for evaluator in pending:
-                evaluator.kill()
+            self.close()
             raise
         self._idle.extend(pending)
+        zygote_ready = self._zygote.ready
+        assert zygote_ready is not None
         self.stats = PoolStats(
             evaluators,
-            ready[0].triples,
+            zygote_ready.triples,
             time.perf_counter() - started,
-            all(r.isolated for r in ready),
+            zygote_ready.isolated,
         )
         log.info(
-            "started %d query evaluators in %.2f s (%d triples each; network %s)",
+            "started %d query evaluators in %.2f s (%d triples, loaded once; network %s)",
             evaluators,
             self.stats.seconds,
             self.stats.triples,
@@ -229,6 +395,7 @@ class EvaluatorPool:
         named_graphs: Sequence[str] = (),
         timeout: float | None = None,
         base_iri: str | None = None,
+        client: str | None = None,
     ) -> Answer:
         """Check ``query``, evaluate it in an evaluator and return the serialized answer.
 
@@ -241,12 +408,24 @@ class EvaluatorPool:
                 ontology and data graphs, and GRAPH sees every named graph.
             timeout: seconds, from now, until the answer (default: the pool's ``timeout``).
             base_iri: resolves the query's relative IRIs (e.g. the endpoint's URL).
+            client: who asks (:func:`client_key`), for the per-client limit; ``None``: no limit.
 
         Raises:
             QueryRejected, UpdateRejected, QuerySyntaxError: the query is refused (4xx).
             NotAcceptable: ``media_type`` cannot carry this form of result.
             QueryTimeout, Overloaded, QueryResourceExhausted: 503; EvaluatorCrashed: 500.
         """
+        successor = self._successor
+        if successor is not None:
+            return successor.run(
+                query,
+                media_type=media_type,
+                default_graphs=default_graphs,
+                named_graphs=named_graphs,
+                timeout=timeout,
+                base_iri=base_iri,
+                client=client,
+            )
         info = check_query(
             query,
             max_length=self.max_length,
@@ -257,16 +436,45 @@ class EvaluatorPool:
         _check_format(info, media_type)
         default, named = self._dataset(info, default_graphs, named_graphs)
         job = Job(query, media_type, default, named, self.max_rows, base_iri)
-        outcome = self.evaluate(job, timeout=self.timeout if timeout is None else timeout)
+        seconds = self.timeout if timeout is None else timeout
+        try:
+            outcome = self.evaluate(job, timeout=seconds, client=client)
+        except _Moved:
+            assert self._successor is not None
+            return self._successor.run(
+                query,
+                media_type=media_type,
+                default_graphs=default_graphs,
+                named_graphs=named_graphs,
+                timeout=timeout,
+                base_iri=base_iri,
+                client=client,
+            )
         return Answer(outcome.body, media_type, outcome.rows, outcome.truncated)
 
     def pids(self) -> tuple[int, ...]:
         """The process ids of the evaluators now running (for probes and tests)."""
         with self._lock:
-            return tuple(sorted(e.process.pid for e in self._members if e.ready is not None))
+            return tuple(sorted(e.pid for e in self._members if e.ready is not None))
+
+    @property
+    def zygote_pid(self) -> int:
+        """The process id of the zygote (it holds the data and forks the evaluators)."""
+        return self._zygote.process.pid
+
+    def load(self) -> dict[str, int]:
+        """What the pool is doing now: evaluators idle, busy, long, waiting queries."""
+        with self._lock:
+            return {
+                "evaluators": len(self._members),
+                "idle": len(self._idle),
+                "long": self._long,
+                "waiting": len(self._waiters),
+                "in_flight": self._in_flight,
+            }
 
     def close(self) -> None:
-        """Stop every evaluator and close the snapshot. Safe to call twice."""
+        """Stop every evaluator and the zygote, and close the snapshot. Safe to call twice."""
         with self._lock:
             if self._closed:
                 return
@@ -274,55 +482,140 @@ class EvaluatorPool:
             members = list(self._members)
             self._idle.clear()
             waiters = list(self._waiters)
-            self._waiters.clear()
         for waiter in waiters:
             waiter.event.set()
         for evaluator in members:
-            evaluator.kill()
+            evaluator.signal_kill()
+        deadline = time.monotonic() + 2.0
+        for evaluator in members:  # gone, and their memory given back, before we return
+            evaluator.kill(max(0.0, deadline - time.monotonic()))
+        zygote = getattr(self, "_zygote", None)
+        if zygote is not None:
+            zygote.close()
         self.snapshot.close()
+
+    def drain(self, grace: float) -> None:
+        """Shut down softly: refuse new queries at once (503); running and waiting ones have
+        ``grace`` seconds more at most, then they are stopped with a 503 too."""
+        with self._lock:
+            deadline = time.monotonic() + grace
+            if self._drain_deadline is None or deadline < self._drain_deadline:
+                self._drain_deadline = deadline
+            waiters = list(self._waiters)
+        for waiter in waiters:
+            waiter.event.set()  # to look at the new deadline
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no query is in the pool; return whether that happened in time."""
+        deadline = time.monotonic() + timeout
+        while self._in_flight > 0:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def retire(self, successor: EvaluatorPool, *, timeout: float | None = None) -> None:
+        """Hand over to ``successor`` (a new dataset version): new queries go there at once;
+        those already here finish here; then this pool closes (in the background)."""
+        with self._lock:
+            self._successor = successor
+        limit = (self.timeout + 1.0) if timeout is None else timeout
+
+        def close_when_idle() -> None:
+            if not self.wait_idle(limit):
+                log.warning("closing the previous query engine with queries still running")
+            self.close()
+
+        threading.Thread(target=close_when_idle, name="bolyst-retire", daemon=True).start()
 
     # --- below the policy --------------------------------------------------------------------
 
-    def evaluate(self, job: Job, *, timeout: float) -> Outcome:
+    def evaluate(self, job: Job, *, timeout: float, client: str | None = None) -> Outcome:
         """Run ``job`` in an idle evaluator, bypassing the policy (for tests and trusted code).
 
         Args:
             job: what to evaluate.
             timeout: seconds until the answer, waiting for an evaluator included; then the
                 evaluator is killed and replaced.
+            client: who asks, for the per-client limit (``None``: no limit).
         """
         deadline = time.monotonic() + timeout
-        for attempt in (1, 2):
-            evaluator = self._borrow(deadline)
-            try:
-                evaluator.conn.send(job)
-            except OSError:
-                # It died while idle (the OOM killer?): not this query's fault, try another.
-                self._replace(evaluator)
-                if attempt == 2:
-                    raise EvaluatorCrashed("the query evaluators keep failing") from None
-                continue
-            return self._await_outcome(evaluator, deadline, timeout)
-        raise AssertionError("unreachable")
+        with self._lock:
+            self._in_flight += 1
+        try:
+            for attempt in (1, 2):
+                evaluator = self._borrow(deadline, client)
+                try:
+                    try:
+                        evaluator.conn.send(job)
+                    except OSError:
+                        # It died while idle (the OOM killer?): not this query's fault.
+                        self._discard(evaluator, ended=True)
+                        if attempt == 2:
+                            raise EvaluatorCrashed("the query evaluators keep failing") from None
+                        continue
+                    return self._await_outcome(evaluator, deadline, timeout)
+                finally:
+                    self._client_done(client)
+            raise AssertionError("unreachable")
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
     def _await_outcome(self, evaluator: _Evaluator, deadline: float, timeout: float) -> Outcome:
-        try:
-            answered = evaluator.conn.poll(max(0.0, deadline - time.monotonic()))
-            outcome = evaluator.conn.recv() if answered else None
-        except (EOFError, OSError):
-            exitcode, tail = self._replace(evaluator)
-            raise self._death(exitcode, tail) from None
-        if outcome is None:
-            self._replace(evaluator)
-            raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped")
+        started = time.monotonic()
+        long_at = started + self.long_query_seconds if self.long_query_seconds > 0 else math.inf
+        steps = [(nice, self.long_query_seconds * factor) for nice, factor in _STEPS]
+        while True:
+            now = time.monotonic()
+            drain = self._drain_deadline
+            until = deadline if drain is None else min(deadline, drain)
+            wake = min(until, now + SLICE) if evaluator.lowered else min(until, long_at)
+            try:
+                answered = evaluator.conn.poll(max(0.0, wake - now))
+                outcome = evaluator.conn.recv() if answered else None
+            except (EOFError, OSError):
+                exitcode, tail = self._discard(evaluator, ended=True)
+                raise self._death(exitcode, tail) from None
+            if outcome is not None:
+                break
+            now = time.monotonic()
+            if now >= until:
+                self._discard(evaluator)
+                if drain is not None and drain < deadline:
+                    raise Overloaded(
+                        "the server is shutting down; the query was stopped", retry_after=2
+                    )
+                raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped")
+            if not evaluator.lowered and now >= long_at:
+                self._make_long(evaluator)
+            elif evaluator.lowered and steps:
+                nice, cpu = steps[0]
+                if _cpu_seconds(evaluator.pid) - evaluator.cpu_when_long >= cpu:
+                    _lower_priority(evaluator.pid, nice, idle=len(steps) == 1)
+                    del steps[0]
         assert isinstance(outcome, Outcome)
-        if outcome.retire:
-            self._replace(evaluator)
+        if outcome.retire or evaluator.lowered:
+            self._discard(evaluator)
         else:
             self._give_back(evaluator)
         if outcome.error is not None:
             raise self._failure(outcome)
         return outcome
+
+    def _make_long(self, evaluator: _Evaluator) -> None:
+        """Lower the priority of a query that runs long; fork a stand-in while allowed."""
+        with self._lock:
+            if self._closed:
+                return
+            evaluator.lowered = True
+            evaluator.cpu_when_long = _cpu_seconds(evaluator.pid)
+            if self._long < self.long_queries:
+                self._long += 1
+                evaluator.stand_in = True
+        _lower_priority(evaluator.pid, _FIRST_NICE)
+        if evaluator.stand_in:
+            self._refill_later()
 
     def _dataset(
         self, info: QueryInfo, default_graphs: Sequence[str], named_graphs: Sequence[str]
@@ -366,12 +659,121 @@ class EvaluatorPool:
             f"the query evaluator crashed ({cause}) on this query; it has been replaced"
         )
 
+    # --- admission ---------------------------------------------------------------------------
+
+    def _borrow(self, deadline: float, client: str | None) -> _Evaluator:
+        """Take an idle evaluator, or queue for one (first come, first served)."""
+        with self._lock:
+            self._check_open()
+            running = waiting = 0
+            if client is not None:
+                running, waiting = self._running.get(client, 0), self._queued.get(client, 0)
+                if running + waiting >= 2 * self.client_queries:
+                    raise Overloaded(
+                        f"you have {running} queries running and {waiting} waiting here "
+                        f"already; one client may run {self.client_queries} at once: wait "
+                        "for their answers",
+                        retry_after=5,
+                    )
+            if running < self.client_queries and self._idle:
+                self._take(client)
+                return self._idle.pop()
+            if len(self._waiters) >= self.queue_length:
+                raise Overloaded(
+                    f"all {self.size} query evaluators are busy and {len(self._waiters)} "
+                    "queries are waiting; try again shortly"
+                )
+            waiter = _Waiter(client)
+            self._waiters.append(waiter)
+            if client is not None:
+                self._queued[client] = self._queued.get(client, 0) + 1
+        limit = min(deadline, time.monotonic() + self.queue_wait)
+        while True:
+            drain = self._drain_deadline
+            until = limit if drain is None else min(limit, drain)
+            woken = waiter.event.wait(max(0.0, until - time.monotonic()))
+            with self._lock:
+                if waiter.evaluator is not None:  # handed over, perhaps just as the wait ended
+                    return waiter.evaluator
+                if woken and not self._closed and time.monotonic() < until:
+                    waiter.event.clear()  # drain() moved the deadline: look again
+                    continue
+                self._waiters.remove(waiter)
+                self._unqueue(client)
+                self._check_open()
+                if drain is not None:
+                    raise Overloaded("the server is shutting down; try again shortly")
+                running = self._running.get(client, 0) if client is not None else 0
+            break
+        if running >= self.client_queries:
+            raise Overloaded(
+                f"you have {running} queries running here, and this one waited "
+                f"{self.queue_wait:g} s for them; one client may run {self.client_queries} at "
+                "once: wait for their answers",
+                retry_after=5,
+            )
+        raise Overloaded(
+            f"all {self.size} query evaluators stayed busy for {self.queue_wait:g} s; "
+            "try again shortly"
+        )
+
+    def _check_open(self) -> None:
+        """Refuse a new query when the pool is closed or draining (hold the lock)."""
+        if self._successor is not None and self._closed:
+            raise _Moved
+        if self._closed or self._drain_deadline is not None:
+            raise Overloaded("the query engine is shutting down; try again shortly")
+
+    def _take(self, client: str | None) -> None:
+        if client is not None:
+            self._running[client] = self._running.get(client, 0) + 1
+
+    def _unqueue(self, client: str | None) -> None:
+        if client is not None:
+            left = self._queued.get(client, 0) - 1
+            if left > 0:
+                self._queued[client] = left
+            else:
+                self._queued.pop(client, None)
+
+    def _client_done(self, client: str | None) -> None:
+        with self._lock:
+            if client is not None:
+                left = self._running.get(client, 0) - 1
+                if left > 0:
+                    self._running[client] = left
+                else:
+                    self._running.pop(client, None)
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Hand idle evaluators to the longest waiting queries whose client may run one more
+        (hold the lock).
+
+        A direct hand-over, not a notify: otherwise a thread that just gave an evaluator back
+        takes it again before the woken waiter runs, and under load some waiters starve (seen:
+        503s after 2 s of waiting at 8 clients on 2 evaluators).
+        """
+        while self._idle and self._waiters:
+            chosen = None
+            for waiter in self._waiters:
+                client = waiter.client
+                if client is None or self._running.get(client, 0) < self.client_queries:
+                    chosen = waiter
+                    break
+            if chosen is None:
+                return
+            self._waiters.remove(chosen)
+            self._unqueue(chosen.client)
+            self._take(chosen.client)
+            chosen.evaluator = self._idle.pop()
+            chosen.event.set()
+
     # --- the evaluators ----------------------------------------------------------------------
 
-    def _start(self) -> _Evaluator:
-        number = next(self._numbers)
+    def _start_zygote(self) -> _Zygote:
         parent, child = multiprocessing.Pipe()  # a socket pair
-        log_file = tempfile.TemporaryFile(prefix="bolyst-evaluator-")
+        log_file = tempfile.TemporaryFile(prefix="bolyst-zygote-")
         snapshot = self.snapshot.fileno()
         try:
             process = subprocess.Popen(
@@ -388,15 +790,48 @@ class EvaluatorPool:
             raise
         finally:
             child.close()  # so that the parent's end sees EOF when the child dies
-        evaluator = _Evaluator(f"evaluator-{number}", process, parent, log_file)
+        zygote = _Zygote(process, parent, log_file)
+        try:
+            ok = parent.poll(START_TIMEOUT)
+            ready = parent.recv() if ok else None
+        except (EOFError, OSError):
+            ready = None
+        if not isinstance(ready, Ready):
+            zygote.close()
+            try:
+                code = process.wait(1)
+            except subprocess.TimeoutExpired:
+                code = None
+            raise EvaluatorCrashed(
+                f"the query engine did not start (exit status {code}): {zygote.tail()[-500:]}"
+            )
+        zygote.ready = ready
+        return zygote
+
+    def _fork(self) -> _Evaluator:
+        """Fork an evaluator from the zygote (restarting the zygote if it died) and wait."""
+        zygote = self._zygote
+        if not zygote.alive:
+            with self._zygote_lock:
+                if self._closed:
+                    raise Overloaded("the query engine is shutting down")
+                if self._zygote is zygote:
+                    log.error("the query engine's zygote died: %s", zygote.tail().strip())
+                    zygote.close()
+                    self._zygote = self._start_zygote()
+                zygote = self._zygote
+        log_file = tempfile.TemporaryFile(prefix="bolyst-evaluator-")
+        try:
+            pid, conn = zygote.fork(log_file)
+        except BaseException:
+            log_file.close()
+            raise
+        evaluator = _Evaluator(f"evaluator-{next(self._numbers)}", pid, conn, log_file, zygote)
         with self._lock:
             self._members.add(evaluator)
-        return evaluator
-
-    def _await_ready(self, evaluator: _Evaluator) -> Ready:
         try:
-            ok = evaluator.conn.poll(START_TIMEOUT)
-            ready = evaluator.conn.recv() if ok else None
+            ok = conn.poll(FORK_TIMEOUT)
+            ready = conn.recv() if ok else None
         except (EOFError, OSError):
             ready = None
         if not isinstance(ready, Ready):
@@ -407,74 +842,41 @@ class EvaluatorPool:
                 f"a query evaluator did not start (exit status {exitcode}): {tail.strip()[-500:]}"
             )
         evaluator.ready = ready
-        return ready
-
-    def _borrow(self, deadline: float) -> _Evaluator:
-        """Take an idle evaluator, or queue for one (first come, first served)."""
-        with self._lock:
-            if self._closed:
-                raise Overloaded("the query engine is shutting down")
-            if self._idle:
-                return self._idle.pop()
-            if len(self._waiters) >= self.queue_length:
-                raise Overloaded(
-                    f"all {self.size} query evaluators are busy and {len(self._waiters)} "
-                    "queries are waiting; try again shortly"
-                )
-            waiter = _Waiter()
-            self._waiters.append(waiter)
-        waiter.event.wait(max(0.0, min(deadline - time.monotonic(), self.queue_wait)))
-        with self._lock:
-            if waiter.evaluator is not None:  # handed over, perhaps just as the wait ended
-                return waiter.evaluator
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
-            if self._closed:
-                raise Overloaded("the query engine is shutting down")
-        raise Overloaded(
-            f"all {self.size} query evaluators stayed busy for {self.queue_wait:g} s; "
-            "try again shortly"
-        )
+        return evaluator
 
     def _give_back(self, evaluator: _Evaluator) -> None:
-        """Hand ``evaluator`` to the longest waiting query, or make it idle.
-
-        A direct hand-over, not a notify: otherwise a thread that just gave an evaluator back
-        takes it again before the woken waiter runs, and under load some waiters starve (seen:
-        503s after 2 s of waiting at 8 clients on 2 evaluators).
-        """
+        """Make ``evaluator`` idle (or kill it, when the pool was closed meanwhile)."""
         with self._lock:
             closed = self._closed
-            if closed:
-                pass
-            elif self._waiters:
-                waiter = self._waiters.popleft()
-                waiter.evaluator = evaluator
-                waiter.event.set()
-            else:
+            if not closed:
                 self._idle.append(evaluator)
+                self._dispatch()
         if closed:
             evaluator.kill()
 
-    def _replace(self, evaluator: _Evaluator) -> tuple[int | None, str]:
-        """Kill ``evaluator`` and start another in the background; return how it ended."""
-        exitcode, tail = evaluator.kill()
+    def _discard(self, evaluator: _Evaluator, *, ended: bool = False) -> tuple[int | None, str]:
+        """Kill ``evaluator`` and, unless it had a stand-in, fork another; return how it ended
+        (the exit code only when it ``ended`` by itself)."""
+        exitcode, tail = evaluator.kill(1.0 if ended else 0.0)  # ended: to say why
         with self._lock:
             self._members.discard(evaluator)
             closed = self._closed
+            if evaluator.stand_in:
+                self._long -= 1
         if tail.strip() and not closed:
             log.warning("query evaluator %s ended: %s", evaluator.name, tail.strip())
-        if not closed:
-            refill = threading.Thread(target=self._refill, name="bolyst-refill", daemon=True)
-            refill.start()
+        if not closed and not evaluator.stand_in:
+            self._refill_later()
         return exitcode, tail
+
+    def _refill_later(self) -> None:
+        threading.Thread(target=self._refill, name="bolyst-refill", daemon=True).start()
 
     def _refill(self) -> None:
         delay = 0.1
         while not self._closed:
             try:
-                evaluator = self._start()
-                self._await_ready(evaluator)
+                evaluator = self._fork()
             except Exception:
                 if self._closed:
                     return
@@ -484,6 +886,68 @@ class EvaluatorPool:
                 continue
             self._give_back(evaluator)  # (or kills it, when close() ran while it started)
             return
+
+
+def _threads(pid: int) -> list[int]:
+    try:
+        return [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return [pid]
+
+
+def _lower_priority(pid: int, nice: int, *, idle: bool = False) -> None:
+    """Set every thread of process ``pid`` to ``nice`` (per thread on Linux), and with ``idle``
+    to ``SCHED_IDLE`` too: it runs only when nothing else wants a CPU. Only where the priority
+    can be raised again before the process is killed (root, or RLIMIT_NICE): a process dying
+    at SCHED_IDLE on a busy machine would hold its memory for as long as the machine is busy.
+    """
+    for tid in _threads(pid):
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+        except OSError:
+            pass
+        if idle and _CAN_RESTORE and hasattr(os, "SCHED_IDLE"):
+            try:
+                os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+            except OSError:
+                pass
+
+
+def _restore_priority(pid: int) -> None:
+    """Undo :func:`_lower_priority` where allowed (before a kill: dying takes CPU too)."""
+    if not _CAN_RESTORE:
+        return
+    for tid in _threads(pid):
+        try:
+            os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+            os.setpriority(os.PRIO_PROCESS, tid, 0)
+        except OSError:
+            pass
+
+
+def _can_restore() -> bool:
+    if not hasattr(os, "sched_setscheduler"):
+        return False
+    try:
+        return os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_NICE)[0] >= 20
+    except (AttributeError, OSError):
+        return False
+
+
+_CAN_RESTORE = _can_restore()
+
+
+_CLOCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float:
+    """The CPU time process ``pid`` has used (user + system, all threads)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _CLOCK
 
 
 def _check_format(info: QueryInfo, media_type: str) -> None:
@@ -504,13 +968,14 @@ def open_engine(
     Args:
         sources: the files (:func:`bolyst.load.find_sources`).
         settings: QUERY_TIMEOUT, MAX_QUERY_LENGTH, MAX_DEPTH, MAX_ROWS, EVALUATORS,
-            QUERY_MEMORY_MB, QUEUE_WAIT, QUEUE_LENGTH (:mod:`bolyst.config`; defaults apply).
+            QUERY_MEMORY_MB, QUEUE_WAIT, QUEUE_LENGTH, CLIENT_QUERIES, LONG_QUERIES,
+            LONG_QUERY_SECONDS (:mod:`bolyst.config`; defaults apply).
         store: the files already loaded (one named graph per file), to save loading them again.
     """
     files = (*sources.ontology, *sources.data, *sources.shapes)
     if store is None:
         store, _ = open_memory_store(files, sources.root)
-    # One frozen copy for every evaluator, also those started later: all see one version. An
+    # One frozen copy for the zygote, also one started again later: all see one version. An
     # unlinked file: no folder to remove, even when the server is killed.
     snapshot = tempfile.TemporaryFile(prefix="bolyst-dataset-")
     try:
@@ -524,14 +989,53 @@ def open_engine(
             timeout=float(settings.get("QUERY_TIMEOUT", 10.0)),
             max_rows=int(settings.get("MAX_ROWS", 10_000)),
             memory_mb=int(settings.get("QUERY_MEMORY_MB", 1024)),
-            queue_wait=float(settings.get("QUEUE_WAIT", 2.0)),
-            queue_length=int(settings.get("QUEUE_LENGTH", 16)),
+            queue_wait=float(settings.get("QUEUE_WAIT", 5.0)),
+            queue_length=int(settings.get("QUEUE_LENGTH", 64)),
+            client_queries=int(settings.get("CLIENT_QUERIES", 0)) or None,
+            long_queries=int(settings.get("LONG_QUERIES", 4)),
+            long_query_seconds=float(settings.get("LONG_QUERY_SECONDS", 0.5)),
             max_length=int(settings.get("MAX_QUERY_LENGTH", DEFAULT_MAX_LENGTH)),
             max_depth=int(settings.get("MAX_DEPTH", DEFAULT_MAX_DEPTH)),
         )
     except BaseException:
         snapshot.close()
         raise
+
+
+def describe_bounds(settings: Mapping[str, Any]) -> list[str]:
+    """The server-wide bounds of the settings (W workers, each with its own pool), and a
+    warning when the evaluators could use more memory than the machine has available."""
+    workers = int(settings.get("WORKERS", 2))
+    evaluators = int(settings.get("EVALUATORS", 2))
+    long_queries = int(settings.get("LONG_QUERIES", 4))
+    client = int(settings.get("CLIENT_QUERIES", 0) or 0) or max(1, evaluators // 2)
+    memory = int(settings.get("QUERY_MEMORY_MB", 1024))
+    most = workers * (evaluators + long_queries) * memory
+    lines = [
+        f"admission: {workers} workers x {evaluators} evaluators = {workers * evaluators} "
+        f"queries at once (+{workers * long_queries} stand-ins for long ones), "
+        f"{workers * int(settings.get('QUEUE_LENGTH', 64))} waiting at most "
+        f"{float(settings.get('QUEUE_WAIT', 5.0)):g} s, {workers * client} at once for one client",
+        f"memory: evaluators capped at {memory} MB each, {most:,} MB at most in all",
+    ]
+    available = _available_mb()
+    if memory > 0 and available is not None and most > available:
+        lines.append(
+            f"warning: the evaluators may take {most:,} MB but {available:,} MB are available: "
+            "lower QUERY_MEMORY_MB, EVALUATORS, LONG_QUERIES or WORKERS"
+        )
+    return lines
+
+
+def _available_mb() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return None
 
 
 def _graphs(files: Collection[Path], root: Path) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import Flask, Response, json, request
+from flask import Flask, Response, json, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from bolyst.errors import BolystError, MethodNotAllowed
@@ -58,10 +58,16 @@ def handle_unexpected(exc: BaseException) -> Response:
 
 
 def render(status: int, message: str) -> Response:
-    """An error response: plain text, or ``{"status", "message"}`` if the client asks for JSON."""
-    if best_of(request.headers.get("Accept"), _OFFERS) == "application/json":
+    """An error response: plain text, or ``{"status", "message"}`` if the client asks for JSON,
+    or a page if a browser asks for HTML (but not at the protocol endpoint /sparql)."""
+    offers = _OFFERS if request.blueprint == "sparql" else (*_OFFERS, "text/html")
+    chosen = best_of(request.headers.get("Accept"), offers)
+    if chosen == "application/json":
         body = json.dumps({"status": status, "message": message})
         return Response(body, status=status, content_type="application/json")
+    if chosen == "text/html":
+        page = render_template("error.html", status=status, message=message)
+        return Response(page, status=status, content_type="text/html; charset=utf-8")
     return Response(message + "\n", status=status, content_type="text/plain; charset=utf-8")
 
 

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyoxigraph as ox
 from flask import Blueprint, current_app, render_template
 
-bp = Blueprint("home", __name__)
+from bolyst.pages import landing
+from bolyst.views.common import lang, site, stored_queries
 
-PROGRAMMES = """
-PREFIX bolyst: <https://w3id.org/bolyst/ontology#>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-SELECT ?programme ?label WHERE {
-  ?programme a bolyst:RegionalTraineeProgramme ; skos:prefLabel ?label .
-  FILTER(lang(?label) = "nb")
-} ORDER BY ?label
-"""
+bp = Blueprint("home", __name__)
 
 
 def _state() -> dict[str, Any]:
@@ -26,12 +19,16 @@ def _state() -> dict[str, Any]:
 
 @bp.get("/")
 def index() -> str:
-    state = _state()
-    store: ox.Store = state["store"]
-    solutions = store.query(PROGRAMMES, use_default_graph_as_union=True)
-    assert isinstance(solutions, ox.QuerySolutions)
-    programmes = [(str(row["programme"].value), str(row["label"].value)) for row in solutions]
-    return render_template("home.html", programmes=programmes, stats=state["stats"])
+    """What the dataset is, and the three programmes side by side (from the stored queries)."""
+    model = landing.build(site(), stored_queries(), lang())
+    return render_template("home.html", landing=model, stats=_state()["stats"])
+
+
+@bp.get("/favicon.ico")
+def favicon() -> tuple[str, int]:
+    """No icon (pages say ``<link rel="icon" href="data:,">``); browsers still ask for this one
+    when they show a file that is not a page, and a 404 would be an error in their console."""
+    return "", 204
 
 
 @bp.get("/healthz")

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import logging
@@ -24,12 +25,14 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, request
 
 from bolyst import service_description
-from bolyst.errors import ProtocolError
+from bolyst.errors import EvaluatorCrashed, ProtocolError
 from bolyst.formats import GRAPH, content_type, kind_of, negotiate
 from bolyst.policy import DEFAULT_MAX_DEPTH, DEFAULT_MAX_LENGTH, check_query
 from bolyst.protocol import QueryRequest, parse_request
 from bolyst.service_description import TRUNCATED_HEADER
 from bolyst.store import QueryEngine
+from bolyst.store.pool import EvaluatorPool, client_key
+from bolyst.views.errors import render
 
 bp = Blueprint("sparql", __name__)
 access_log = logging.getLogger("bolyst.access")
@@ -125,14 +128,22 @@ def _answer(query: QueryRequest) -> Response:
         )
         if _not_modified(tag):
             return _cacheable(_empty(304), tag)
-    answer = engine.run(
-        query.query,
-        media_type=media_type,
-        default_graphs=query.default_graph_uris,
-        named_graphs=query.named_graph_uris,
-        # Relative IRIs in a query resolve against the endpoint's URL, as Oxigraph's server does.
-        base_iri=request.base_url,
-    )
+    run = engine.run
+    if isinstance(engine, EvaluatorPool):  # one client cannot take every evaluator (issue 9)
+        run = functools.partial(engine.run, client=_client())
+    try:
+        answer = run(
+            query.query,
+            media_type=media_type,
+            default_graphs=query.default_graph_uris,
+            named_graphs=query.named_graph_uris,
+            # Relative IRIs resolve against the endpoint's URL, as Oxigraph's server does.
+            base_iri=request.base_url,
+        )
+    except EvaluatorCrashed as exc:
+        # Our fault (500), and the cause is the engine's, no secret: say it (issue 9).
+        access_log.error("query=%s: %s", entry.query_hash, exc)
+        return render(500, str(exc))
     entry.rows, entry.truncated = answer.rows, answer.truncated
     response = Response(answer.body, status=200, content_type=content_type(answer.media_type))
     if answer.truncated:
@@ -140,6 +151,12 @@ def _answer(query: QueryRequest) -> Response:
     if tag is not None:
         _cacheable(response, tag)
     return _compress(response)
+
+
+def _client() -> str:
+    """Who asks, for the engine's per-client limit (X-Forwarded-For only behind PROXY_HOPS)."""
+    hops = int(current_app.config.get("PROXY_HOPS", 0) or 0)
+    return client_key(request.remote_addr, request.headers.get("X-Forwarded-For"), hops)
 
 
 def _describe_service() -> Response:
