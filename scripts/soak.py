@@ -80,8 +80,10 @@ RUNAWAYS = {
     "join": "SELECT (COUNT(*) AS ?n) WHERE { ?a ?p ?b . ?c ?p ?d . ?e ?p ?f }",
     # ORDER BY must hold the whole cross product: it grows until the memory cap stops it.
     "orderby": "SELECT ?a ?d WHERE { ?a ?b ?c . ?d ?e ?f } ORDER BY ?c ?f",
-    # A deep property path: every node to every node.
-    "path": f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s (<{SKOS}prefLabel>|!<{SKOS}prefLabel>)* ?o }}",
+    # A deep property path, both ways: every node to every node it is connected to. (Only
+    # forwards, (<p>|!<p>)*, it answers 2.7M pairs in 7.7 s at 100k triples on an idle machine.)
+    "path": f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s (<{SKOS}prefLabel>|!<{SKOS}prefLabel>"
+    f"|^<{SKOS}prefLabel>|^!<{SKOS}prefLabel>)* ?o }}",
     # A catastrophic-backtracking pattern over long strings (made of four literals each).
     "regex": "SELECT (COUNT(*) AS ?n) WHERE { ?a ?p ?x . ?b ?q ?y "
     'FILTER(REGEX(CONCAT(STR(?x), STR(?y), STR(?x), STR(?y)), "^(([a-z]+|[a-z]*)*[A-Z])+$")) }',
@@ -633,6 +635,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--stop-server", action="store_true", help="SIGTERM it and time the exit")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--server-log", type=Path, help="copy the server's whole log here")
     parser.add_argument("--verbose", action="store_true", help="print every second")
     args = parser.parse_args(argv)
     shapes = [s for s in args.shapes.split(",") if s]
@@ -979,6 +982,8 @@ def report(
     print("\ncontract: " + ("KEPT" if not broken else "BROKEN\n  " + "\n  ".join(broken)))
     if broken and server is not None:
         print("\nthe end of the server's log:\n" + server_log(server, 3000))
+    if args.server_log and server is not None:
+        args.server_log.write_text(server_log(server, 1 << 30), encoding="utf-8")
 
     if args.json:
         figures = {

@@ -58,11 +58,11 @@ SETTINGS = (
     ),
     Setting(
         "LONG_QUERIES",
-        4,
-        "Stand-in evaluators per worker for queries running past LONG_QUERY_SECONDS (those run "
-        "on at a lower CPU priority, the lower the more CPU they burn).",
+        8,
+        "Stand-in evaluators per worker for long queries (those run on at a lower CPU "
+        "priority, the lower the more CPU they burn).",
     ),
-    Setting("LONG_QUERY_SECONDS", 0.5, "Seconds after which a query counts as long."),
+    Setting("LONG_QUERY_SECONDS", 0.1, "CPU seconds after which a query counts as long."),
     Setting(
         "PROXY_HOPS",
         0,

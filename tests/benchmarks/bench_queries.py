@@ -19,9 +19,15 @@ Parameters of stored queries are left unbound (the variable stays free) in all t
 from __future__ import annotations
 
 import argparse
+import http.client
+import os
+import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
+import urllib.parse
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -108,11 +114,69 @@ def throughput(pool: EvaluatorPool, queries: list[str], clients: int, seconds: f
     return sum(done) / (time.perf_counter() - started)
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def http_throughput(port: int, queries: list[str], clients: int, seconds: float) -> float:
+    """Requests per second to /sparql (GET, JSON), keep-alive, ``clients`` threads."""
+    done = [0] * clients
+    errors = [0] * clients
+    stop = time.perf_counter() + seconds
+    paths = ["/sparql?" + urllib.parse.urlencode({"query": q}) for q in queries]
+
+    def client(number: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        index = number
+        while time.perf_counter() < stop:
+            conn.request("GET", paths[index % len(paths)], headers={"Accept": JSON})
+            response = conn.getresponse()
+            response.read()
+            done[number] += 1
+            errors[number] += response.status != 200
+            index += 1
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if sum(errors):
+        print(f"  ({sum(errors)} answers were not 200)")
+    return sum(done) / (time.perf_counter() - started)
+
+
+def serve(root: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+    """Start the production server (``bolyst serve``: granian) and wait until it answers."""
+    command = [sys.executable, "-m", "bolyst", "serve", "--root", str(root), "--port", str(port)]
+    command += ["--workers", str(workers), "--skip-validation"]
+    server = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ)
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    raise RuntimeError("bolyst serve did not answer /healthz within 60 s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=REPO, help="repository root [checkout]")
     parser.add_argument("--seconds", type=float, default=1.0, help="time per query and engine")
     parser.add_argument("--evaluators", type=int, default=2, help="evaluator processes")
+    parser.add_argument("--workers", type=int, default=2, help="HTTP worker processes")
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # rdflib warns about some literals in the data
 
@@ -208,6 +272,19 @@ def main() -> None:
         rate = throughput(pool, texts, clients, max(2.0, args.seconds * 2))
         print(f"throughput through the pool, {clients} client(s): {rate:.0f} queries/s")
     pool.close()
+
+    port = free_port()
+    server = serve(args.root, port, args.workers)
+    try:
+        for clients in (1, 8):
+            rate = http_throughput(port, texts, clients, max(3.0, args.seconds * 3))
+            print(
+                f"HTTP through bolyst serve (granian, {args.workers} workers), {clients} "
+                f"client(s), GET /sparql JSON over the stored queries: {rate:.0f} requests/s"
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

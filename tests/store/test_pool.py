@@ -326,9 +326,8 @@ def test_a_runaway_is_stopped_in_time_while_others_answer(shipped: EvaluatorPool
     assert (error.status, error.retry_after) == (503, 10)
     assert TIMEOUT <= float(outcome["seconds"]) < TIMEOUT + 1  # type: ignore[arg-type]
     assert answered >= 10
-    killed = before - set(shipped.pids())
-    assert len(killed) == 1
-    assert gone(killed.pop(), within=1.0)  # its work is really stopped, its memory given back
+    killed = before - set(shipped.pids())  # (the other may have been recycled meanwhile)
+    assert killed and all(gone(pid, within=1.0) for pid in killed)  # its work really stopped
     wait_for_evaluators(shipped, 2)  # and it was replaced
     assert bindings(shipped.run(normal, media_type=JSON)) == expected
 
@@ -583,8 +582,8 @@ def test_a_long_query_steps_aside(tiny_root: Path) -> None:
     try:
         (first,) = pool.pids()
         runaway, outcome = in_background(pool.run, SPIN, media_type=JSON, client="a")
-        time.sleep(0.4)
-        assert priorities(first) == {(5, 0)}  # nice 5, SCHED_OTHER
+        time.sleep(0.5)
+        assert all(nice >= 5 for nice, _ in priorities(first))  # lowered at 0.2 s of CPU
         wait_for_evaluators(pool, 2)  # the stand-in
         answered = 0
         began = time.monotonic()
@@ -607,7 +606,7 @@ def test_a_long_query_steps_aside(tiny_root: Path) -> None:
 
 
 def test_the_priority_falls_with_the_cpu_time_burnt(tiny_root: Path) -> None:
-    settings = {"EVALUATORS": 1, "LONG_QUERY_SECONDS": 0.2, "QUERY_TIMEOUT": 3}
+    settings = {"EVALUATORS": 1, "LONG_QUERY_SECONDS": 0.05, "QUERY_TIMEOUT": 4}
     pool = open_engine(find_sources(tiny_root), settings)
     try:
         (pid,) = pool.pids()
@@ -623,7 +622,8 @@ def test_the_priority_falls_with_the_cpu_time_burnt(tiny_root: Path) -> None:
         runaway.join()
         assert isinstance(outcome.get("error"), QueryTimeout)
         niceness = {nice for nice, _ in seen}
-        assert {0, 5, 10, 19} <= niceness, seen  # 0.2 s of wall time, then 0.2 and 0.4 s of CPU
+        # 5 at 0.05 s of CPU, 10 at 0.25 s, 19 at 0.5 s (looks 20 times a second may miss one)
+        assert {0, 19} <= niceness and niceness & {5, 10}, seen
         if os.geteuid() == 0:
             assert (19, 5) in seen  # SCHED_IDLE where the priority can be raised again
     finally:
@@ -738,7 +738,7 @@ def test_evaluators_stop_when_the_server_dies(tiny_root: Path) -> None:
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as server:
         assert server.stdout is not None
         pids = [int(pid) for pid in server.stdout.readline().split()]
-        assert len(pids) == 2 and all(alive(pid) for pid in pids)
+        assert len(pids) >= 2 and all(alive(pid) for pid in pids)  # (+ a stand-in, maybe)
         server.kill()
     deadline = time.monotonic() + 3
     while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
@@ -870,3 +870,23 @@ def test_file_iris_disclose_nothing(engine: EvaluatorPool) -> None:
     with pytest.raises(BolystError) as caught:
         engine.evaluate(Job(f"SELECT * {{ SERVICE <{passwd}> {{ ?s ?p ?o }} }}", JSON), timeout=5)
     assert "root:" not in str(caught.value)
+
+
+def test_an_evaluator_is_recycled_after_so_many_queries(
+    tiny_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its heap (what the allocator kept of earlier answers) goes back with it."""
+    import bolyst.store.pool
+
+    monkeypatch.setattr(bolyst.store.pool, "RECYCLE_AFTER", 5)
+    pool = open_engine(find_sources(tiny_root), {"EVALUATORS": 1})
+    try:
+        (first,) = pool.pids()
+        for _ in range(5):
+            pool.run("ASK {}", media_type=JSON)
+        assert gone(first, within=1.0)
+        wait_for_evaluators(pool, 1)
+        assert pool.pids() != (first,)
+        assert json.loads(pool.run("ASK {}", media_type=JSON).body)["boolean"] is True
+    finally:
+        pool.close()
