@@ -582,22 +582,26 @@ def test_a_long_query_steps_aside(tiny_root: Path) -> None:
     try:
         (first,) = pool.pids()
         runaway, outcome = in_background(pool.run, SPIN, media_type=JSON, client="a")
-        time.sleep(0.5)
-        assert all(nice >= 5 for nice, _ in priorities(first))  # lowered at 0.2 s of CPU
+        # Lowered once it has burnt 0.2 s of CPU: on a loaded machine that takes longer than
+        # 0.2 s of wall time, so wait for it (bounded) rather than sleep a fixed time.
+        deadline = time.monotonic() + 3.0
+        while not all(nice >= 5 for nice, _ in priorities(first)):
+            assert time.monotonic() < deadline, priorities(first)
+            time.sleep(0.05)
         wait_for_evaluators(pool, 2)  # the stand-in
         answered = 0
         began = time.monotonic()
         while runaway.is_alive():
             started = time.monotonic()
             pool.run("ASK {}", media_type=JSON, client="b")
-            assert time.monotonic() - started < 0.5
+            assert time.monotonic() - started < 2.0  # served by the stand-in, not queued
             answered += 1
             if answered % 20 == 0 and time.monotonic() - began < 3.0:  # (before the kill)
                 levels = priorities(first)
                 assert levels <= {(5, 0), (10, 0), (19, 0), (19, 5)}, levels
         runaway.join()
         assert isinstance(outcome.get("error"), QueryTimeout)
-        assert answered > 50
+        assert answered > 10
         assert gone(first, within=1.0)
         wait_for_evaluators(pool, 1)  # the stand-in stays, nobody replaces the long one
         assert pool.load()["long"] == 0
