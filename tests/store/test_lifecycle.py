@@ -343,15 +343,25 @@ def test_an_http_worker_that_dies_is_replaced_with_its_evaluators_gone(root: Pat
         assert len(workers) == 2
         before = set(evaluators(process.pid))
         os.kill(workers[0], signal.SIGKILL)
-        answered = 0
-        deadline = time.monotonic() + 20
+        killed = time.monotonic()
+        # Connections the kernel had already routed to the dying worker's listening socket are
+        # refused or reset in the moment of its death (measured: one, within ~10 ms): that is
+        # what SIGKILL costs. After that short window, nothing may fail.
+        answered, lost = 0, 0
+        deadline = killed + 20
         while time.monotonic() < deadline:  # the other worker answers meanwhile
-            assert requests.get(base + "/healthz", timeout=5).status_code == 200
-            answered += 1
+            try:
+                assert requests.get(base + "/healthz", timeout=5).status_code == 200
+                answered += 1
+            except requests.ConnectionError:
+                if time.monotonic() - killed > 1.0:
+                    raise
+                lost += 1
             now = set(children(process.pid))
             if len(now) == 2 and workers[0] not in now and len(evaluators(process.pid)) == 4:
                 break
             time.sleep(0.1)
+        assert lost <= 2
         assert len(set(children(process.pid)) - {workers[0]}) == 2  # respawned
         assert query(base, "ASK { ?s ?p ?o }").json()["boolean"] is True
         time.sleep(0.5)
