@@ -24,6 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from bolyst.config import load_config
     from bolyst.load import dataset_version, find_sources
     from bolyst.store.backend import open_backend
+    from bolyst.store.shared import PRELOADED
 
     settings = load_config(config)
     app = Flask(__name__)
@@ -43,5 +44,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     engine = backend.engine
     atexit.register(engine.close)
     app.extensions["bolyst"]["engine"] = engine
+    # The page model, built once by `bolyst serve` for all its workers (bolyst.store.shared).
+    preloaded = PRELOADED.get(app.extensions["bolyst"]["version"])
+    if preloaded is not None and preloaded.store is backend.store and preloaded.site is not None:
+        app.extensions["bolyst"]["site"] = preloaded.site
     views.register(app)
+    if preloaded is not None and preloaded.store is backend.store:
+        preloaded.site = app.extensions["bolyst"]["site"]
     return app

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,6 +15,9 @@ from bolyst.config import load_config
 from bolyst.errors import BolystError
 from bolyst.load import Sources, display_name, find_sources
 from bolyst.validate import Report, validate_sources
+
+if TYPE_CHECKING:
+    from bolyst.store.shared import SharedZygote
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 
@@ -171,8 +176,12 @@ def serve_command(
     config = load_config(overrides)
     if reload_on_change and not float(config["RELOAD_INTERVAL"] or 0):
         config["RELOAD_INTERVAL"] = 2.0
+    zygote = None
     try:
         sources = find_sources(Path(config["ROOT"]))
+        # First of all, while this process has one thread: the data, loaded once for every
+        # worker, and the zygote that forks their evaluators (bolyst.store.shared).
+        zygote = _share_dataset(sources, config)
         report = None if skip_validation else run_validation(sources)
         if report is not None and not report.conforms:
             click.echo(report.text(), err=True)
@@ -189,18 +198,26 @@ def serve_command(
         engine = state["engine"]
         engine.close()
     except BolystError as exc:
+        if zygote is not None:
+            zygote.stop()
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
+    except BaseException:
+        if zygote is not None:
+            zygote.stop()
+        raise
     click.echo(
         f"loaded {stats.triples} triples from {stats.files} files in "
-        f"{time.perf_counter() - started:.2f} s"
+        f"{stats.seconds + time.perf_counter() - started:.2f} s"
     )
     if state.get("backend") == "remote":
         click.echo(f"query engine: the SPARQL store at {config['STORE']} ({engine.dialect.name})")
     else:
         click.echo(
             f"query engine: {engine.stats.evaluators} evaluator processes per worker, started in "
-            f"{engine.stats.seconds:.2f} s; network "
+            f"{engine.stats.seconds:.2f} s, forked from "
+            + ("one zygote for all workers" if zygote is not None else "a zygote per worker")
+            + "; network "
             + ("isolated" if engine.stats.isolated else "NOT isolated (the query policy guards)")
         )
         from bolyst.store.pool import describe_bounds
@@ -213,16 +230,48 @@ def serve_command(
     click.echo(
         f"listening on http://{config['HOST']}:{config['PORT']}/ ({config['WORKERS']} workers)"
     )
-    Server(
-        "bolyst.wsgi:app",
-        address=config["HOST"],
-        port=int(config["PORT"]),
-        interface=Interfaces.WSGI,
-        workers=int(config["WORKERS"]),
-        respawn_failed_workers=True,  # a worker that dies is replaced, not the end of the server
-        # SIGTERM: each worker drains (bolyst.lifecycle); this is the backstop.
-        workers_kill_timeout=int(float(config["SHUTDOWN_GRACE"])) + 3,
-    ).serve()
+    # The workers are forked from here: keep the collector off the objects they share.
+    gc.freeze()
+    try:
+        Server(
+            "bolyst.wsgi:app",
+            address=config["HOST"],
+            port=int(config["PORT"]),
+            interface=Interfaces.WSGI,
+            workers=int(config["WORKERS"]),
+            respawn_failed_workers=True,  # a worker that dies is replaced, not the server's end
+            # SIGTERM: each worker drains (bolyst.lifecycle); this is the backstop.
+            workers_kill_timeout=int(float(config["SHUTDOWN_GRACE"])) + 3,
+        ).serve()
+    finally:
+        if zygote is not None:
+            zygote.stop()
+
+
+def _share_dataset(sources: Sources, config: dict[str, Any]) -> SharedZygote | None:
+    """Load the data once and fork the zygote every worker's pool will use; tell the workers
+    where it listens (ZYGOTE, ZYGOTE_VERSION). None for a remote store, which has no zygote."""
+    from bolyst.load import dataset_version
+    from bolyst.store.backend import is_remote
+    from bolyst.store.shared import from_disk, preload, start_shared_zygote
+
+    target = str(config.get("STORE") or "")
+    if is_remote(target):
+        return None
+    version = dataset_version(sources)
+    if target:  # the workers open the store on disk themselves; the zygote evaluates in memory
+        from bolyst.store.disk import open_disk_store
+
+        disk, _ = open_disk_store(Path(target), sources)
+        memory = from_disk(disk)
+        del disk
+    else:
+        memory = preload(sources, version).store
+    zygote = start_shared_zygote(memory, int(config.get("QUERY_MEMORY_MB", 1024)))
+    del memory
+    config["ZYGOTE"] = zygote.path
+    config["ZYGOTE_VERSION"] = version
+    return zygote
 
 
 def _ensure_release(sources: Sources, dumps: Path, *, conforms: bool) -> None:

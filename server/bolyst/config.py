@@ -81,6 +81,9 @@ SETTINGS = (
         "Seconds between looks at the data files for a new version, swapped in without a "
         "failed request [0: never; `bolyst serve --reload-on-change`: 2].",
     ),
+    # Set by `bolyst serve` for its workers (bolyst.store.shared), not by people.
+    Setting("ZYGOTE", "", "Socket of the server's shared zygote (the data, loaded once)."),
+    Setting("ZYGOTE_VERSION", "", "The dataset version the shared zygote holds."),
     # The release that /dumps/, /dataset and /.well-known/void serve (bolyst.build; issue 5).
     Setting("DUMPS_DIR", None, "Folder of the release `bolyst build` writes [<ROOT>/dist]."),
 )

@@ -150,7 +150,9 @@ def evaluators(server: int) -> list[int]:
                 with open(f"/proc/{name}/stat", "rb") as stat:
                     parent = int(stat.read().rsplit(b")", 1)[1].split()[1])
                 with open(f"/proc/{name}/cmdline", "rb") as cmdline:
-                    table[int(name)] = (parent, cmdline.read())
+                    command = cmdline.read()
+                with open(f"/proc/{name}/comm", "rb") as comm:
+                    table[int(name)] = (parent, command + b"\0" + comm.read().strip())
             except (OSError, ValueError):
                 continue
     below, todo = set(), [server]
@@ -160,7 +162,7 @@ def evaluators(server: int) -> list[int]:
             if parent == pid and child not in below:
                 below.add(child)
                 todo.append(child)
-    zygotes = {p for p in below if b"bolyst.store.evaluator" in table[p][1]}
+    zygotes = {p for p in below if is_zygote(table[p][1])}
     return sorted(p for p in below if table[p][0] in zygotes)
 
 
@@ -370,14 +372,103 @@ def test_an_http_worker_that_dies_is_replaced_with_its_evaluators_gone(root: Pat
         assert answered > 0
 
 
+def is_zygote(command: bytes) -> bool:
+    """A zygote of a pool's own (``python -c ...``) or the server's shared one (named so)."""
+    return b"bolyst.store.evaluator" in command or command.endswith(b"bolyst-zygote")
+
+
 def children(pid: int) -> list[int]:
+    """The HTTP workers of server ``pid`` (its children but the shared zygote)."""
     found = []
     for name in os.listdir("/proc"):
         if name.isdigit():
             try:
                 with open(f"/proc/{name}/stat", "rb") as stat:
-                    if int(stat.read().rsplit(b")", 1)[1].split()[1]) == pid:
+                    if int(stat.read().rsplit(b")", 1)[1].split()[1]) != pid:
+                        continue
+                with open(f"/proc/{name}/comm", "rb") as comm:
+                    if comm.read().strip() != b"bolyst-zygote":
                         found.append(int(name))
             except (OSError, ValueError):
                 continue
     return found
+
+
+# --- issue 8: the data loaded once, one zygote for every worker (bolyst.store.shared) ------------
+
+
+def zygotes(server: int) -> list[int]:
+    """The zygotes below process ``server``: its shared one, or one per worker's pool."""
+    found = []
+    for pid in [*children(server), *descendants_named(server, b"bolyst-zygote")]:
+        try:
+            with open(f"/proc/{pid}/comm", "rb") as comm:
+                name = comm.read().strip()
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                command = cmdline.read()
+        except OSError:
+            continue
+        if is_zygote(command + b"\0" + name) and alive(pid):
+            found.append(pid)
+    return sorted(set(found))
+
+
+def descendants_named(server: int, name: bytes) -> list[int]:
+    found = []
+    for pid in [server, *children(server)]:
+        for child in os.listdir("/proc"):
+            if not child.isdigit():
+                continue
+            try:
+                with open(f"/proc/{child}/stat", "rb") as stat:
+                    if int(stat.read().rsplit(b")", 1)[1].split()[1]) != pid:
+                        continue
+                with open(f"/proc/{child}/comm", "rb") as comm:
+                    if comm.read().strip() == name:
+                        found.append(int(child))
+            except (OSError, ValueError):
+                continue
+    return found
+
+
+def parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as stat:
+        return int(stat.read().rsplit(b")", 1)[1].split()[1])
+
+
+def test_every_worker_forks_its_evaluators_from_one_shared_zygote(root: Path) -> None:
+    with serve(root, "--workers", "2") as (base, process):
+        deadline = time.monotonic() + 10
+        while len(evaluators(process.pid)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        shared = zygotes(process.pid)
+        assert len(shared) == 1  # not one per worker
+        assert parent_of(shared[0]) == process.pid  # forked by `bolyst serve` itself
+        running = evaluators(process.pid)
+        assert len(running) == 4  # two per worker
+        assert {parent_of(pid) for pid in running} == {shared[0]}
+        answer = query(base, f"SELECT ?n WHERE {{ <{ID}x> <{NAME}> ?n }}").json()
+        assert [b["n"]["value"] for b in answer["results"]["bindings"]] == ["ex"]
+
+
+def test_when_the_shared_zygote_dies_each_worker_starts_its_own(root: Path) -> None:
+    with serve(root, "--workers", "2") as (base, process):
+        deadline = time.monotonic() + 10
+        while len(evaluators(process.pid)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [shared] = zygotes(process.pid)
+        os.kill(shared, signal.SIGKILL)  # its evaluators die with it (PR_SET_PDEATHSIG)
+        answers: list[int] = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and answers[-3:] != [200, 200, 200]:
+            # The queries the dead evaluators held fail (500, naming the cause); the next ones
+            # find the zygote gone and start one of the worker's own.
+            answers.append(
+                query(base, "ASK { ?s ?p ?o }", address=f"127.0.2.{len(answers)}").status_code
+            )
+        assert answers[-3:] == [200, 200, 200], answers
+        assert set(answers) <= {200, 500}
+        time.sleep(0.5)
+        own = zygotes(process.pid)
+        assert shared not in own
+        assert own and all(parent_of(pid) in children(process.pid) for pid in own)

@@ -23,11 +23,12 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from bolyst.load import Sources, display_name
+from bolyst.load import Sources, dataset_version, display_name
 from bolyst.namespaces import graph_iri
 from bolyst.policy import DEFAULT_MAX_DEPTH, DEFAULT_MAX_LENGTH
 from bolyst.store import QueryEngine
 from bolyst.store.local import LoadStats, open_memory_store
+from bolyst.store.shared import PRELOADED
 
 __all__ = ["Backend", "is_remote", "open_backend"]
 
@@ -89,5 +90,9 @@ def open_backend(sources: Sources, settings: Mapping[str, Any]) -> Backend:
 
         store, stats = open_disk_store(Path(target), sources)
         return Backend("disk", store, stats, open_engine(sources, settings, store), target)
-    store, stats = open_memory_store(files, sources.root)
+    found = PRELOADED.get(dataset_version(sources))  # loaded once by `bolyst serve`
+    if found is not None:
+        store, stats = found.store, found.stats
+    else:
+        store, stats = open_memory_store(files, sources.root)
     return Backend("memory", store, stats, open_engine(sources, settings, store))

@@ -53,7 +53,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import islice
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
+from typing import Any
 
 import pyoxigraph as ox
 
@@ -62,6 +63,7 @@ from bolyst.namespaces import PREFIXES
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
 MAX_STACK_MB = 128
 OOM_SCORE_ADJ = 1000  # the out-of-memory killer's first choice (raising it needs no privilege)
 # The formats in which a prefix map makes the answer shorter and easier to read.
@@ -142,6 +144,7 @@ def zygote(conn: Connection, snapshot: int, memory_mb: int) -> None:
     """
     started = time.perf_counter()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server; it stops us
+    name_process(b"bolyst-zygote")
     parent = os.getppid()
     data = _read_all(snapshot)
     os.close(snapshot)
@@ -149,40 +152,147 @@ def zygote(conn: Connection, snapshot: int, memory_mb: int) -> None:
     store = ox.Store()
     store.load(data, format=ox.RdfFormat.N_QUADS)
     del data
-    triples = len(store)
-    conn.send(Ready(os.getpid(), triples, time.perf_counter() - started, isolated))
-    channel = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, fileno=os.dup(conn.fileno()))
-    # Never a second thread here: fork() copies only the calling one.
-    dying: set[int] = set()  # killed by the pool, to reap when they are gone
-    while True:
+    ready = Ready(os.getpid(), len(store), time.perf_counter() - started, isolated)
+    conn.send(ready)
+    _Forks(store, ready, memory_mb, parent).serve([conn], None)
+
+
+def shared_zygote(store: ox.Store, listener: socket.socket, memory_mb: int) -> None:
+    """Fork evaluators for every pool that connects to ``listener``; never returns.
+
+    Run in a child forked from ``bolyst serve`` before it starts its HTTP workers (and any
+    thread): the data it loaded is shared copy-on-write with this zygote, its evaluators and
+    the workers, so a server holds one copy of the dataset however many workers it has. Each
+    worker's pool connects once; when a connection ends (the worker died or closed its pool),
+    the evaluators forked for it are killed. It exits when ``bolyst serve`` has gone.
+    """
+    started = time.perf_counter()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    name_process(b"bolyst-zygote")
+    # The server stops on SIGTERM only once its workers have answered the queries in flight,
+    # which need us till then; we go when the server has gone (and our evaluators with us).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    parent = os.getppid()
+    isolated = isolate_network()  # a fresh fork has one thread, as unshare() requires
+    ready = Ready(os.getpid(), len(store), time.perf_counter() - started, isolated)
+    try:
+        _Forks(store, ready, memory_mb, parent).serve([], listener)
+    finally:
+        os._exit(0)
+
+
+class _Forks:
+    """A zygote's loop: fork and reap evaluators for the pools on its connections.
+
+    Never a second thread here: fork() copies only the calling one.
+    """
+
+    def __init__(self, store: ox.Store, ready: Ready, memory_mb: int, parent: int) -> None:
+        self.store = store
+        self.ready = ready
+        self.memory_mb = memory_mb
+        self.parent = parent
+        self.owned: dict[Connection, set[int]] = {}  # the evaluators forked for each pool
+        self.channels: dict[Connection, socket.socket] = {}
+        self.dying: set[int] = set()  # killed, to reap when they are gone
+        self.listener: socket.socket | None = None
+
+    def serve(self, conns: list[Connection], listener: socket.socket | None) -> None:
+        """Answer the pools until the only one has gone (no ``listener``) or our parent has."""
+        self.listener = listener
+        for conn in conns:
+            self._add(conn)
+        while True:
+            waitables: list[Any] = list(self.owned)
+            if listener is not None:
+                waitables.append(listener)
+            ready = wait(waitables, 0.05 if self.dying else 0.5)
+            if os.getppid() != self.parent:
+                os._exit(1)  # the server (or the pool's process) has gone
+            self.dying = {pid for pid in self.dying if _reap(pid, 0.0) is None}
+            for item in ready:
+                if item is listener:
+                    self._accept(listener)
+                    continue
+                assert isinstance(item, Connection)
+                if not self._answer(item) and listener is None:
+                    os._exit(0)  # a private zygote ends with its pool
+
+    def _add(self, conn: Connection) -> None:
+        self.owned[conn] = set()
+        self.channels[conn] = socket.socket(
+            socket.AF_UNIX, socket.SOCK_STREAM, fileno=os.dup(conn.fileno())
+        )
+
+    def _accept(self, listener: socket.socket) -> None:
         try:
-            if not conn.poll(0.05 if dying else 0.5):
-                if os.getppid() != parent:
-                    os._exit(1)  # the pool has gone
-                dying = {pid for pid in dying if _reap(pid, 0.0) is None}
-                continue
+            sock, _ = listener.accept()
+        except OSError:
+            return
+        conn = Connection(sock.detach())
+        try:
+            conn.send(self.ready)
+        except OSError:
+            conn.close()
+            return
+        self._add(conn)
+
+    def _answer(self, conn: Connection) -> bool:
+        """Serve one request of ``conn``; False when the pool has gone (its evaluators too)."""
+        try:
             request = conn.recv()
         except (EOFError, OSError):
-            os._exit(0)
+            request = None
         if not isinstance(request, tuple) or not request:
-            os._exit(0)
-        if request[0] == "fork":
-            _, fds, _, _ = socket.recv_fds(channel, 1, 2)
-            evaluator_fd, log_fd = fds
-            pid = os.fork()
-            if pid == 0:
-                channel.close()
-                conn.close()
-                _evaluator(evaluator_fd, log_fd, store, triples, isolated, memory_mb)
-            os.close(evaluator_fd)
-            os.close(log_fd)
-            conn.send(("forked", pid))
-        elif request[0] == "reap":
-            pid = int(request[1])
-            code = _reap(pid, float(request[2]))
-            if code is None:
-                dying.add(pid)
-            conn.send(("reaped", pid, code))
+            self._drop(conn)
+            return False
+        try:
+            if request[0] == "fork":
+                _, fds, _, _ = socket.recv_fds(self.channels[conn], 1, 2)
+                evaluator_fd, log_fd = fds
+                pid = os.fork()
+                if pid == 0:
+                    if self.listener is not None:
+                        self.listener.close()
+                    for other in self.owned:
+                        self.channels[other].close()
+                        other.close()
+                    _evaluator(evaluator_fd, log_fd, self.store, self.ready, self.memory_mb)
+                os.close(evaluator_fd)
+                os.close(log_fd)
+                self.owned[conn].add(pid)
+                conn.send(("forked", pid))
+            elif request[0] == "reap":
+                pid = int(request[1])
+                code = _reap(pid, float(request[2]))
+                if code is None:
+                    self.dying.add(pid)
+                self.owned[conn].discard(pid)
+                conn.send(("reaped", pid, code))
+        except (EOFError, OSError, ValueError):
+            self._drop(conn)
+            return False
+        return True
+
+    def _drop(self, conn: Connection) -> None:
+        for pid in self.owned.pop(conn, set()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            self.dying.add(pid)
+        channel = self.channels.pop(conn, None)
+        if channel is not None:
+            channel.close()
+        conn.close()
+
+
+def name_process(name: bytes) -> None:
+    """Name this process (``ps -o comm``, /proc/PID/comm) for the people who look at it."""
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_NAME, ctypes.c_char_p(name[:15]), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _reap(pid: int, seconds: float) -> int | None:
@@ -200,11 +310,10 @@ def _reap(pid: int, seconds: float) -> int | None:
         time.sleep(0.002)
 
 
-def _evaluator(
-    conn_fd: int, log_fd: int, store: ox.Store, triples: int, isolated: bool, memory_mb: int
-) -> None:
+def _evaluator(conn_fd: int, log_fd: int, store: ox.Store, zygote: Ready, memory_mb: int) -> None:
     """Run one evaluator, in a child just forked from the zygote; never returns."""
     started = time.perf_counter()
+    name_process(b"bolyst-eval")
     try:
         zygote_pid = os.getppid()
         libc = ctypes.CDLL(None, use_errno=True)
@@ -228,7 +337,7 @@ def _evaluator(
     stack_mb = MAX_STACK_MB if memory_mb <= 0 else max(16, min(MAX_STACK_MB, memory_mb // 4))
     threading.stack_size(stack_mb << 20)
     conn = Connection(conn_fd)
-    ready = Ready(os.getpid(), triples, time.perf_counter() - started, isolated)
+    ready = Ready(os.getpid(), zygote.triples, time.perf_counter() - started, zygote.isolated)
     worker = threading.Thread(
         target=_serve, args=(conn, store, ready), name="evaluator", daemon=True
     )

@@ -91,7 +91,7 @@ from bolyst.errors import (
     QuerySyntaxError,
     QueryTimeout,
 )
-from bolyst.load import Sources, display_name
+from bolyst.load import Sources, dataset_version, display_name
 from bolyst.namespaces import graph_iri
 from bolyst.policy import DEFAULT_MAX_DEPTH, DEFAULT_MAX_LENGTH, QueryInfo, check_query
 from bolyst.store import Answer
@@ -187,9 +187,12 @@ class _Waiter:
 
 
 class _Zygote:
-    """The pool's handle on the process that holds the data and forks the evaluators."""
+    """The pool's handle on the process that holds the data and forks the evaluators: its own
+    (``process``), or the server's shared one, reached through a socket (``process`` None)."""
 
-    def __init__(self, process: subprocess.Popen[bytes], conn: Connection, log: BinaryIO) -> None:
+    def __init__(
+        self, process: subprocess.Popen[bytes] | None, conn: Connection, log: BinaryIO | None
+    ) -> None:
         self.process = process
         self.conn = conn
         self.channel = socket.socket(
@@ -199,9 +202,42 @@ class _Zygote:
         self.lock = threading.Lock()  # one request at a time
         self.ready: Ready | None = None
 
+    @classmethod
+    def connect(cls, path: str) -> _Zygote:
+        """Reach the shared zygote listening at ``path``; raise OSError when it does not answer."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(FORK_TIMEOUT)
+            sock.connect(path)
+            sock.settimeout(None)
+        except OSError:
+            sock.close()
+            raise
+        zygote = cls(None, Connection(sock.detach()), None)
+        try:
+            ready = zygote.conn.recv() if zygote.conn.poll(FORK_TIMEOUT) else None
+        except (EOFError, OSError):
+            ready = None
+        if not isinstance(ready, Ready):
+            zygote.close()
+            raise OSError(f"the shared query engine at {path} did not answer")
+        zygote.ready = ready
+        return zygote
+
+    @property
+    def pid(self) -> int:
+        if self.process is not None:
+            return self.process.pid
+        assert self.ready is not None
+        return self.ready.pid
+
     @property
     def alive(self) -> bool:
-        return self.process.poll() is None and not self.conn.closed
+        if self.conn.closed:
+            return False
+        if self.process is not None:
+            return self.process.poll() is None
+        return _running(self.pid)
 
     def fork(self, log_file: BinaryIO) -> tuple[int, Connection]:
         """Fork an evaluator; return its pid and the pool's end of its socket."""
@@ -233,21 +269,34 @@ class _Zygote:
         return None if code is None else int(code)
 
     def close(self) -> None:
-        if self.process.poll() is None:
+        """Stop our own zygote; leave the shared one, which kills our evaluators when our
+        connection ends."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                try:
+                    os.kill(self.process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             try:
-                os.kill(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            log.error("the query engine's zygote (pid %d) outlived SIGKILL", self.process.pid)
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                log.error("the query engine's zygote (pid %d) outlived SIGKILL", self.process.pid)
         self.channel.close()
         self.conn.close()
-        self.log.close()
+        if self.log is not None:
+            self.log.close()
 
     def tail(self) -> str:
-        return _tail(self.log)
+        return _tail(self.log) if self.log is not None else ""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
 
 
 class _Evaluator:
@@ -299,7 +348,8 @@ class EvaluatorPool:
 
     Args:
         snapshot: the dataset as N-Quads, one named graph per source file: an open binary file
-            (unlinked, say), kept by the pool and closed by :meth:`close`.
+            (unlinked, say), kept by the pool and closed by :meth:`close`; or the loaded
+            store, written to such a file only when the pool needs a zygote of its own.
         graphs: the named graphs of the dataset.
         union: the graphs whose union is the default graph when a query names none.
         evaluators: how many queries run at once at full priority.
@@ -315,11 +365,14 @@ class EvaluatorPool:
         long_query_seconds: the CPU time after which a query counts as long (0: never); its
             priority falls further at 5 and 10 times that.
         max_length, max_depth: the policy's limits (:func:`bolyst.policy.check_query`).
+        shared: the socket of the server's shared zygote (:mod:`bolyst.store.shared`), which
+            holds this dataset version already; the pool starts its own only when that one
+            does not answer.
     """
 
     def __init__(
         self,
-        snapshot: BinaryIO,
+        snapshot: BinaryIO | ox.Store,
         graphs: Sequence[str],
         union: Sequence[str],
         *,
@@ -334,10 +387,13 @@ class EvaluatorPool:
         long_query_seconds: float = 0.1,
         max_length: int = DEFAULT_MAX_LENGTH,
         max_depth: int = DEFAULT_MAX_DEPTH,
+        shared: str | None = None,
     ) -> None:
         if evaluators < 1:
             raise ValueError("the pool needs at least one evaluator")
-        self.snapshot = snapshot
+        self._source = snapshot
+        self.snapshot: BinaryIO | None = None if isinstance(snapshot, ox.Store) else snapshot
+        self.shared = shared
         self.size = evaluators
         self.timeout = timeout
         self.max_rows = max_rows
@@ -469,7 +525,7 @@ class EvaluatorPool:
     @property
     def zygote_pid(self) -> int:
         """The process id of the zygote (it holds the data and forks the evaluators)."""
-        return self._zygote.process.pid
+        return self._zygote.pid
 
     def load(self) -> dict[str, int]:
         """What the pool is doing now: evaluators idle, busy, long, waiting queries."""
@@ -501,7 +557,8 @@ class EvaluatorPool:
         zygote = getattr(self, "_zygote", None)
         if zygote is not None:
             zygote.close()
-        self.snapshot.close()
+        if self.snapshot is not None:
+            self.snapshot.close()
 
     def drain(self, grace: float) -> None:
         """Shut down softly: refuse new queries at once (503); running and waiting ones have
@@ -800,9 +857,15 @@ class EvaluatorPool:
     # --- the evaluators ----------------------------------------------------------------------
 
     def _start_zygote(self) -> _Zygote:
+        if self.shared:
+            try:
+                return _Zygote.connect(self.shared)
+            except OSError as exc:
+                log.error("%s: starting a query engine of this worker's own", exc)
+                self.shared = None  # gone for good: the server that started it has
         parent, child = multiprocessing.Pipe()  # a socket pair
         log_file = tempfile.TemporaryFile(prefix="bolyst-zygote-")
-        snapshot = self.snapshot.fileno()
+        snapshot = self._snapshot().fileno()
         try:
             process = subprocess.Popen(
                 command(child.fileno(), snapshot, self.memory_mb),
@@ -835,6 +898,13 @@ class EvaluatorPool:
             )
         zygote.ready = ready
         return zygote
+
+    def _snapshot(self) -> BinaryIO:
+        """The N-Quads a zygote of our own loads, written from the store the first time."""
+        if self.snapshot is None:
+            assert isinstance(self._source, ox.Store)
+            self.snapshot = dump_snapshot(self._source)
+        return self.snapshot
 
     def _fork(self) -> _Evaluator:
         """Fork an evaluator from the zygote (restarting the zygote if it died) and wait."""
@@ -1001,16 +1071,17 @@ def open_engine(
         store: the files already loaded (one named graph per file), to save loading them again.
     """
     files = (*sources.ontology, *sources.data, *sources.shapes)
+    shared = str(settings.get("ZYGOTE") or "")
+    if shared and settings.get("ZYGOTE_VERSION") != dataset_version(sources):
+        shared = ""  # a newer version than the server started with: a zygote of our own
     if store is None:
         store, _ = open_memory_store(files, sources.root)
-    # One frozen copy for the zygote, also one started again later: all see one version. An
-    # unlinked file: no folder to remove, even when the server is killed.
-    snapshot = tempfile.TemporaryFile(prefix="bolyst-dataset-")
+    # The shared zygote holds the data already; otherwise one frozen copy for our zygote, also
+    # one started again later: all see one version.
+    source: BinaryIO | ox.Store = store if shared else dump_snapshot(store)
     try:
-        store.dump(snapshot, format=ox.RdfFormat.N_QUADS)
-        snapshot.flush()
         return EvaluatorPool(
-            snapshot,
+            source,
             graphs=_graphs(files, sources.root),
             union=_graphs((*sources.ontology, *sources.data), sources.root),
             evaluators=int(settings.get("EVALUATORS", 2)),
@@ -1024,10 +1095,24 @@ def open_engine(
             long_query_seconds=float(settings.get("LONG_QUERY_SECONDS", 0.1)),
             max_length=int(settings.get("MAX_QUERY_LENGTH", DEFAULT_MAX_LENGTH)),
             max_depth=int(settings.get("MAX_DEPTH", DEFAULT_MAX_DEPTH)),
+            shared=shared or None,
         )
+    except BaseException:
+        if not isinstance(source, ox.Store):
+            source.close()
+        raise
+
+
+def dump_snapshot(store: ox.Store) -> BinaryIO:
+    """The store as N-Quads in an unlinked file: no folder to remove, even after a SIGKILL."""
+    snapshot = tempfile.TemporaryFile(prefix="bolyst-dataset-")
+    try:
+        store.dump(snapshot, format=ox.RdfFormat.N_QUADS)
+        snapshot.flush()
     except BaseException:
         snapshot.close()
         raise
+    return snapshot
 
 
 def describe_bounds(settings: Mapping[str, Any]) -> list[str]:

@@ -64,7 +64,8 @@ def init_app(app: Flask) -> None:
     sources = state["sources"]
     ontology = [graph_iri(display_name(p, sources.root)) for p in sources.ontology]
     data = [graph_iri(display_name(p, sources.root)) for p in sources.data]
-    state["site"] = Site.open(state["store"], (*ontology, *data))
+    if "site" not in state:  # else built once for every worker (bolyst.store.shared)
+        state["site"] = Site.open(state["store"], (*ontology, *data))
     state["ontology_graphs"] = tuple(ontology)
     folder = Path(sources.root) / "queries"
     state["stored_queries"] = (
