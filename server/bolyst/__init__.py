@@ -24,6 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from bolyst.config import load_config
     from bolyst.load import dataset_version, find_sources
     from bolyst.store.backend import open_backend
+    from bolyst.store.cache import with_cache
     from bolyst.store.shared import PRELOADED
 
     settings = load_config(config)
@@ -42,8 +43,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Every public query runs in the engine's evaluator processes (killed at the deadline), or
     # in the remote SPARQL server.
     engine = backend.engine
+    # The engine's close, not the cache's: atexit would keep every old version's cache alive.
     atexit.register(engine.close)
-    app.extensions["bolyst"]["engine"] = engine
+    # Repeated queries are answered from memory (bolyst.store.cache). One cache per app, and an
+    # app per dataset version (bolyst.lifecycle): a new version never gets an old answer.
+    app.extensions["bolyst"]["engine"] = with_cache(engine, settings)
     # The page model, built once by `bolyst serve` for all its workers (bolyst.store.shared).
     preloaded = PRELOADED.get(app.extensions["bolyst"]["version"])
     if preloaded is not None and preloaded.store is backend.store and preloaded.site is not None:

@@ -63,6 +63,13 @@ SETTINGS = (
         "priority, the lower the more CPU they burn).",
     ),
     Setting("LONG_QUERY_SECONDS", 0.1, "CPU seconds after which a query counts as long."),
+    # The result cache (bolyst.store.cache): the data are read-only, so answers can be reused.
+    Setting(
+        "RESULT_CACHE_MB",
+        64,
+        "Megabytes of /sparql answers each HTTP worker keeps to answer a repeated request "
+        "without running the query again [0: no cache].",
+    ),
     Setting(
         "PROXY_HOPS",
         0,

@@ -150,10 +150,12 @@ class SwappableApp:
 
 def _retire(old: Flask, new: Flask) -> None:
     """Let the old app's engine finish its queries and stop (queries reaching it go to new)."""
+    from bolyst.store.cache import unwrap
     from bolyst.store.pool import EvaluatorPool
 
-    before = old.extensions["bolyst"].get("engine")
-    after = new.extensions["bolyst"].get("engine")
+    # The result caches go with their apps; the engines behind them hand over.
+    before = unwrap(old.extensions["bolyst"].get("engine"))
+    after = unwrap(new.extensions["bolyst"].get("engine"))
     if isinstance(before, EvaluatorPool) and isinstance(after, EvaluatorPool):
         before.retire(after)
     elif before is not None:

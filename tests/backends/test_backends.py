@@ -25,6 +25,7 @@ from bolyst.errors import QueryTimeout, RemoteError
 from bolyst.namespaces import GRAPH, ID
 from bolyst.policy import tokenize
 from bolyst.queries import bind
+from bolyst.store.cache import unwrap
 from bolyst.store.local import select
 from bolyst.testservers import free_port
 
@@ -259,7 +260,7 @@ def test_updates_and_service_are_refused_before_the_store(backend: Backend) -> N
 
 def test_row_cap_cuts_and_says_so(backend: Backend) -> None:
     state = backend.app.extensions["bolyst"]
-    engine = state["engine"]
+    engine = unwrap(state["engine"])  # the cap belongs to the engine that cuts, not its cache
     saved = engine.max_rows
     engine.max_rows = 5
     try:

@@ -23,12 +23,14 @@ class Answer:
         media_type: the media type it is serialized in (the one asked for).
         rows: solutions or triples in the body; ``None`` for ASK.
         truncated: the row cap cut the result.
+        cached: it comes from the result cache (:mod:`bolyst.store.cache`), not the evaluation.
     """
 
     body: bytes
     media_type: str
     rows: int | None
     truncated: bool
+    cached: bool = False
 
 
 class QueryEngine(Protocol):

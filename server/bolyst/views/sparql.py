@@ -8,6 +8,8 @@
 - ``GET`` answers carry an ``ETag`` (the dataset version, the request and the format) and
   ``Cache-Control``; ``If-None-Match`` with that tag gets ``304`` without running the query.
 - An answer cut at the engine's row limit carries ``X-Bolyst-Truncated: true``.
+- A repeated request is answered from the result cache without running the query
+  (:mod:`bolyst.store.cache`); with the cache on, answers say ``X-Cache: hit`` or ``miss``.
 - Each request (but preflights) writes one line to the ``bolyst.access`` logger: the method, the
   query's hash (never its text; ``-`` for none), status, rows, milliseconds, format, truncated.
 """
@@ -31,6 +33,7 @@ from bolyst.policy import DEFAULT_MAX_DEPTH, DEFAULT_MAX_LENGTH, check_query
 from bolyst.protocol import QueryRequest, parse_request
 from bolyst.service_description import TRUNCATED_HEADER
 from bolyst.store import QueryEngine
+from bolyst.store.cache import CachingEngine
 from bolyst.store.pool import EvaluatorPool, client_key
 from bolyst.views.errors import render
 
@@ -43,7 +46,8 @@ REFUSED_METHODS = ("PUT", "DELETE", "PATCH")
 GZIP_MIN_BYTES = 1024
 BODY_LIMIT = 1024 * 1024  # bytes of a POST body; the policy limits the query text further
 SD_CACHE_SIZE = 64
-EXPOSED = ("ETag", "Content-Length", "Retry-After", TRUNCATED_HEADER)
+CACHE_HEADER = "X-Cache"
+EXPOSED = ("ETag", "Content-Length", "Retry-After", TRUNCATED_HEADER, CACHE_HEADER)
 
 
 @dataclass
@@ -129,7 +133,8 @@ def _answer(query: QueryRequest) -> Response:
         if _not_modified(tag):
             return _cacheable(_empty(304), tag)
     run = engine.run
-    if isinstance(engine, EvaluatorPool):  # one client cannot take every evaluator (issue 9)
+    # One client cannot take every evaluator (issue 9); the cache passes this on to the pool.
+    if isinstance(engine, EvaluatorPool | CachingEngine):
         run = functools.partial(engine.run, client=_client())
     try:
         answer = run(
@@ -148,6 +153,8 @@ def _answer(query: QueryRequest) -> Response:
     response = Response(answer.body, status=200, content_type=content_type(answer.media_type))
     if answer.truncated:
         response.headers[TRUNCATED_HEADER] = "true"
+    if isinstance(engine, CachingEngine):
+        response.headers[CACHE_HEADER] = "hit" if answer.cached else "miss"
     if tag is not None:
         _cacheable(response, tag)
     return _compress(response)
