@@ -388,14 +388,13 @@ def pss(pid: int) -> int:
     return 0
 
 
-def is_evaluator(pid: int, cache: dict[int, bool]) -> bool:
-    if pid not in cache:
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                cache[pid] = b"bolyst.store.evaluator" in handle.read()
-        except OSError:
-            cache[pid] = False
-    return cache[pid]
+def is_evaluator(pid: int) -> bool:
+    """An evaluator names itself so (bolyst.store.evaluator.name_process)."""
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as handle:
+            return handle.read().strip() == b"bolyst-eval"
+    except OSError:
+        return False
 
 
 @dataclass
@@ -424,7 +423,6 @@ class Sampler(threading.Thread):
         self.server_pid, self.loadgen, self.t0, self.interval = server_pid, loadgen, t0, interval
         self.samples: list[Sample] = []
         self.halt = threading.Event()
-        self._evaluators: dict[int, bool] = {}
         self._lock = threading.Lock()
 
     def sample(self) -> Sample:
@@ -438,7 +436,7 @@ class Sampler(threading.Thread):
                 sum(table[p][2] for p in server),
                 sum(pss(p) for p in server),
                 len(server),
-                sum(1 for p in server if is_evaluator(p, self._evaluators)),
+                sum(1 for p in server if is_evaluator(p)),
                 sum(table[p][1] for p in own if p in table),
                 machine_busy(),
             )

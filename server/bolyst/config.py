@@ -62,7 +62,7 @@ SETTINGS = (
         "Stand-in evaluators per worker for long queries (those run on at a lower CPU "
         "priority, the lower the more CPU they burn).",
     ),
-    Setting("LONG_QUERY_SECONDS", 0.1, "CPU seconds after which a query counts as long."),
+    Setting("LONG_QUERY_SECONDS", 0.25, "CPU seconds after which a query counts as long."),
     # The result cache (bolyst.store.cache): the data are read-only, so answers can be reused.
     Setting(
         "RESULT_CACHE_MB",

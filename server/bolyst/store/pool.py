@@ -28,10 +28,15 @@ server, with its threads, never forks its own image. (Not multiprocessing's ``sp
   long: it gets a lower CPU priority (nice 5, every thread of its evaluator) and, while fewer
   than ``long_queries`` have one (or as soon as one comes free), a stand-in evaluator is
   forked, so ``evaluators`` evaluators stay for everyone else. The more CPU time it burns, the
-  lower it goes: nice 10 at 5 times that, ``SCHED_IDLE`` and nice 19 at 10 times (1 s by
-  default), a feedback queue as in process schedulers: the priority matters only when the CPU
-  is short, and then a query that needs more than that may starve and meet the deadline (503)
-  while the light queries of everyone else go on. CPU time, not wall time: on a saturated CPU
+  lower it goes: nice 10 at twice that, ``SCHED_IDLE`` and nice 19 at 4 times (0.25, 0.5 and
+  1 s by default), a feedback queue as in process schedulers: the priority matters only when
+  the CPU is short, and then a query that needs more than that may starve and meet the
+  deadline (503) while the light queries of everyone else go on. The steps are a balance,
+  measured with the soak (100 clients, 7 runaways, 100k triples, no result cache): every
+  runaway burns about 1 s of CPU before it is idle, which the others feel; demoting at 0.1 s
+  (nice 10 at 0.5 s) made the heaviest stored query (0.4 s of CPU alone) starve to the
+  deadline (3 errors), and idle only at 3 s let the runaways double the others' p99. CPU
+  time, not wall time: on a saturated CPU
   every query takes several times its CPU time (measured in the soak: the heaviest stored
   queries, 0.3 s of CPU, took up to 4.5 s), and judged by wall time they took every stand-in
   (none was left for the runaways, which then held evaluators: 503s for the others) and, at
@@ -110,7 +115,7 @@ FORK_TIMEOUT = 10.0  # seconds a forked evaluator may take to say it is ready
 RECYCLE_AFTER = 500
 SLICE = 0.1  # seconds between looks at a long query's CPU time and the drain deadline
 _FIRST_NICE = 5  # a long query's priority, then (nice, CPU time in long_query_seconds):
-_STEPS = ((10, 5.0), (19, 10.0))  # the last step adds SCHED_IDLE
+_STEPS = ((10, 2.0), (19, 4.0))  # the last step adds SCHED_IDLE
 RESULTS_TYPES = (
     "application/sparql-results+json",
     "application/sparql-results+xml",
@@ -363,7 +368,7 @@ class EvaluatorPool:
         long_queries: how many queries running past ``long_query_seconds`` get a stand-in
             evaluator forked for the others, at once.
         long_query_seconds: the CPU time after which a query counts as long (0: never); its
-            priority falls further at 5 and 10 times that.
+            priority falls further at 2 and 4 times that.
         max_length, max_depth: the policy's limits (:func:`bolyst.policy.check_query`).
         shared: the socket of the server's shared zygote (:mod:`bolyst.store.shared`), which
             holds this dataset version already; the pool starts its own only when that one
@@ -384,7 +389,7 @@ class EvaluatorPool:
         queue_length: int = 64,
         client_queries: int | None = None,
         long_queries: int = 8,
-        long_query_seconds: float = 0.1,
+        long_query_seconds: float = 0.25,
         max_length: int = DEFAULT_MAX_LENGTH,
         max_depth: int = DEFAULT_MAX_DEPTH,
         shared: str | None = None,
@@ -1092,7 +1097,7 @@ def open_engine(
             queue_length=int(settings.get("QUEUE_LENGTH", 64)),
             client_queries=int(settings.get("CLIENT_QUERIES", 0)) or None,
             long_queries=int(settings.get("LONG_QUERIES", 8)),
-            long_query_seconds=float(settings.get("LONG_QUERY_SECONDS", 0.1)),
+            long_query_seconds=float(settings.get("LONG_QUERY_SECONDS", 0.25)),
             max_length=int(settings.get("MAX_QUERY_LENGTH", DEFAULT_MAX_LENGTH)),
             max_depth=int(settings.get("MAX_DEPTH", DEFAULT_MAX_DEPTH)),
             shared=shared or None,
