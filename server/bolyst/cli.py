@@ -207,8 +207,8 @@ def serve_command(
             zygote.stop()
         raise
     click.echo(
-        f"loaded {stats.triples} triples from {stats.files} files in "
-        f"{stats.seconds + time.perf_counter() - started:.2f} s"
+        f"loaded {stats.triples} triples from {stats.files} files in {stats.seconds:.2f} s; "
+        f"pages and query engine ready in {time.perf_counter() - started:.2f} s"
     )
     if state.get("backend") == "remote":
         click.echo(f"query engine: the SPARQL store at {config['STORE']} ({engine.dialect.name})")

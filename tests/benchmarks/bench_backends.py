@@ -8,7 +8,8 @@ For each size it writes a synthetic root (``bolyst synth``), then starts each sy
 loopback port, measures it, and stops it:
 
 - ``bolyst``: ``bolyst serve`` (granian, 2 workers, the evaluator pool: every protocol and
-  safety feature on), embedded store in memory;
+  safety feature on), embedded store in memory, as shipped (with its result cache);
+- ``bolyst-nocache``: the same with ``RESULT_CACHE_MB=0``: every request evaluated;
 - ``bolyst-rdflib``: the same app with rdflib's engine in the worker (``rdflib_app.py``);
 - ``bolyst-oxigraph``, ``bolyst-virtuoso``: ``bolyst serve --store URL`` over the servers below,
   loaded with ``bolyst load --to URL``;
@@ -17,9 +18,11 @@ loopback port, measures it, and stops it:
 - ``virtuoso``: the Virtuoso server itself, with the same dataset parameters;
 - ``rdflib-endpoint``: the nearest Python peer (FastAPI + rdflib, uvicorn, one process).
 
-Measured: load time (from start until the first answer; for the servers, their own bulk load
-plus start) and peak memory (RSS of the whole process tree, sampled every 50 ms, bolyst and its
-server together where there are two); latency p50/p95 of each query, cold (its first request
+Measured: ready time (from start until the first answer), load time (bolyst embedded: parsing
+the files, as it reports it; the servers: their own bulk load plus start) and peak memory while
+starting (PSS and RSS of the whole process tree, sampled every 100 ms, bolyst and its server
+together where there are two; PSS counts the pages that forks share once, RSS once per
+process); latency p50/p95 of each query, cold (its first request
 after start; the text is new to every cache) and warm (the same request repeated); HTTP
 requests per second at concurrency 1, 8 and 32 with ``wrk`` over keep-alive connections, warm
 (one URL) and cold (every request a new text: a random comment is appended). Ratios: bolyst
@@ -56,6 +59,8 @@ REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 SRJ = "application/sparql-results+json"
+NO_CACHE = {"RESULT_CACHE_MB": "0"}
+LOADED = re.compile(r"loaded \d+ triples from \d+ files in ([\d.]+) s")
 
 sys.path.insert(0, str(REPO / "server"))
 from bolyst.load import display_name, find_sources  # noqa: E402
@@ -128,10 +133,15 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def tree_rss(pids: Sequence[int]) -> int:
-    """Bytes of resident memory of ``pids`` and all their descendants."""
+def tree_memory(pids: Sequence[int]) -> tuple[int, int]:
+    """Bytes of memory of ``pids`` and all their descendants: (RSS, PSS).
+
+    RSS counts a page once per process that maps it, so a tree of forks that share their data
+    copy-on-write (bolyst's workers, zygote and evaluators) adds the same pages up many times;
+    PSS splits each shared page between its sharers: what the tree really takes.
+    """
     tree = _children()
-    todo, seen, total = list(pids), set(), 0
+    todo, seen, rss, pss = list(pids), set(), 0, 0
     while todo:
         pid = todo.pop()
         if pid in seen:
@@ -139,35 +149,43 @@ def tree_rss(pids: Sequence[int]) -> int:
         seen.add(pid)
         todo.extend(tree.get(pid, ()))
         try:
-            with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
+            with open(f"/proc/{pid}/smaps_rollup", encoding="ascii", errors="replace") as rollup:
+                for line in rollup:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1]) * 1024
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1]) * 1024
         except OSError:
             pass
-    return total
+    return rss, pss
 
 
 class PeakMemory:
-    """Sample the RSS of a process tree every 50 ms in a thread; keep the peak."""
+    """Sample the memory of a process tree every 100 ms in a thread; keep the peaks."""
 
     def __init__(self, pids: Callable[[], Sequence[int]]) -> None:
         self.pids = pids
-        self.peak = 0
+        self.rss = 0
+        self.pss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
+    def _sample(self) -> None:
+        rss, pss = tree_memory(self.pids())
+        self.rss, self.pss = max(self.rss, rss), max(self.pss, pss)
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss(self.pids()))
-            self._stop.wait(0.05)
+            self._sample()
+            self._stop.wait(0.1)
 
-    def stop(self) -> int:
+    def stop(self) -> tuple[int, int]:
+        """Stop sampling; the peaks (RSS, PSS) in bytes."""
         self._stop.set()
         self._thread.join(5)
-        self.peak = max(self.peak, tree_rss(self.pids()))
-        return self.peak
+        self._sample()
+        return self.rss, self.pss
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
@@ -261,7 +279,12 @@ def bolyst_env(root: Path, **settings: str) -> dict[str, str]:
 
 
 def start_bolyst(
-    name: str, root: Path, log: Path, store: str = "", deadline: float = 600
+    name: str,
+    root: Path,
+    log: Path,
+    store: str = "",
+    deadline: float = 600,
+    settings: dict[str, str] | None = None,
 ) -> System:
     port = free_port()
     command = [str(BIN / "bolyst"), "serve", "--root", str(root), "--skip-validation"]
@@ -274,7 +297,7 @@ def start_bolyst(
             stdout=out,
             stderr=out,
             stdin=subprocess.DEVNULL,
-            env=bolyst_env(root),
+            env=bolyst_env(root, **(settings or {})),
             start_new_session=True,
         )
     system = System(name, f"http://127.0.0.1:{port}/sparql", processes=[process])
@@ -283,6 +306,9 @@ def start_bolyst(
     except BaseException:
         system.stop()  # started here, stopped here, also when it never answered
         raise
+    if not store:  # the embedded store: how long parsing the files took, as bolyst says
+        found = LOADED.findall(log.read_text(encoding="utf-8", errors="replace"))
+        system.load_seconds = float(found[-1]) if found else 0.0
     return system
 
 
@@ -556,6 +582,8 @@ def bench_size(size: int, args: argparse.Namespace, out: Path) -> dict[str, Any]
     wanted = set(args.systems.split(",")) if args.systems else None
     plans = [
         ("bolyst", make_bolyst),
+        # The engine path alone: every request evaluated, as a cache would not help.
+        ("bolyst-nocache", lambda: start_bolyst("bolyst-nocache", root, log, settings=NO_CACHE)),
         ("oxigraph", make_oxigraph),
         ("rdflib-endpoint", lambda: start_rdflib_endpoint(root, log)),
         ("bolyst-rdflib", lambda: start_rdflib_app(root, log)),
@@ -591,10 +619,14 @@ def bench_size(size: int, args: argparse.Namespace, out: Path) -> dict[str, Any]
             if system.load_seconds:
                 entry["load_seconds"] = round(system.load_seconds, 2)
             time.sleep(0.5)
-            entry["peak_rss_mb"] = round(sampler.stop() / 2**20, 1)
+            peak_rss, peak_pss = sampler.stop()
+            entry["peak_rss_mb"] = round(peak_rss / 2**20, 1)
+            entry["peak_pss_mb"] = round(peak_pss / 2**20, 1)
             latency = measure_latency(system, queries, args.repeats, args.latency_budget)
             entry["latency"] = {k: asdict(v) for k, v in latency.items()}
-            entry["rss_after_mb"] = round(tree_rss(system.pids()) / 2**20, 1)
+            rss_after, pss_after = tree_memory(system.pids())
+            entry["rss_after_mb"] = round(rss_after / 2**20, 1)
+            entry["pss_after_mb"] = round(pss_after / 2**20, 1)
             throughput: dict[str, Any] = {}
             for query_name, query in mix.items():
                 runs = {}
@@ -612,7 +644,8 @@ def bench_size(size: int, args: argparse.Namespace, out: Path) -> dict[str, Any]
             results["systems"][name] = entry
             p50 = statistics.median(latency[q].warm_p50_ms for q in mix)
             print(
-                f"   ready in {ready:.1f} s, peak {entry['peak_rss_mb']:.0f} MB; "
+                f"   ready in {ready:.1f} s, peak {entry['peak_pss_mb']:.0f} MB PSS "
+                f"({entry['peak_rss_mb']:.0f} MB RSS); "
                 f"warm p50 of the mix {p50:.1f} ms",
                 flush=True,
             )
@@ -638,7 +671,7 @@ def ratios(systems: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """Per-query and geometric-mean ratios of bolyst's requests/s over the peers'."""
     out: dict[str, Any] = {}
     keys = [f"warm-{c}" for c in args.concurrency] + [f"cold-{args.cold_concurrency}"]
-    for ours in ("bolyst", "bolyst-oxigraph", "bolyst-virtuoso", "bolyst-rdflib"):
+    for ours in ("bolyst", "bolyst-nocache", "bolyst-oxigraph", "bolyst-virtuoso", "bolyst-rdflib"):
         for peer in ("oxigraph", "rdflib-endpoint", "virtuoso"):
             a, b = systems.get(ours, {}).get("throughput"), systems.get(peer, {}).get("throughput")
             if not a or not b:
@@ -664,9 +697,10 @@ def markdown(report: dict[str, Any]) -> str:
     for size, result in report["sizes"].items():
         lines += [f"## {int(result['triples']):,} triples (synthetic, --size {size})", ""]
         lines += [
-            "| system | ready s | load s | peak MB | mix warm p50 ms | mix warm p95 ms "
-            "| cold p50 ms | stored p50 ms | rps c1 | rps c8 | rps c32 | cold rps c8 |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| system | ready s | load s | peak PSS MB | peak RSS MB | mix warm p50 ms "
+            "| mix warm p95 ms | cold p50 ms | stored warm p50 ms | stored cold p50 ms "
+            "| rps c1 | rps c8 | rps c32 | cold rps c8 |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for name, entry in result["systems"].items():
             if "error" in entry:
@@ -686,9 +720,11 @@ def markdown(report: dict[str, Any]) -> str:
 
             lines.append(
                 f"| {name} | {entry['ready_seconds']} | {entry.get('load_seconds', '-')} | "
-                f"{entry['peak_rss_mb']:.0f} | {med([m['warm_p50_ms'] for m in mix])} | "
+                f"{entry.get('peak_pss_mb', 0):.0f} | {entry['peak_rss_mb']:.0f} | "
+                f"{med([m['warm_p50_ms'] for m in mix])} | "
                 f"{med([m['warm_p95_ms'] for m in mix])} | {med([m['cold_ms'] for m in mix])} | "
-                f"{med([s['warm_p50_ms'] for s in stored])} | {rps('warm-1')} | {rps('warm-8')} | "
+                f"{med([s['warm_p50_ms'] for s in stored])} | "
+                f"{med([s['cold_ms'] for s in stored])} | {rps('warm-1')} | {rps('warm-8')} | "
                 f"{rps('warm-32')} | {rps('cold-8')} |"
             )
         lines += [
