@@ -40,6 +40,9 @@ lint: setup-test
 test: lint
 	$(BIN)/pytest
 
-# The backend benchmark (not part of `make test`): synthetic 10k and 100k triples, every store.
+# The backend benchmark (not part of `make test`): synthetic 10k and 100k triples, every store;
+# then 1M triples for bolyst (with and without its result cache) and the Oxigraph server.
 bench: setup-test
 	$(BIN)/python tests/benchmarks/bench_backends.py --sizes 10000,100000
+	$(BIN)/python tests/benchmarks/bench_backends.py --sizes 1000000 \
+		--systems bolyst,bolyst-nocache,oxigraph --out tests/benchmarks/results-1m

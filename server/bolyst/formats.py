@@ -14,6 +14,7 @@ JSON-LD, TriG or N-Quads). The first format of each kind is its default.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -147,6 +148,7 @@ def content_type(media_type: str) -> str:
     return f"{media_type}; charset=utf-8" if fmt is not None and fmt.text else media_type
 
 
+@functools.lru_cache(maxsize=512)  # every query asks; clients send a handful of Accept values
 def negotiate(kind: Kind, accept: str | None, format_param: str | None) -> str:
     """Pick the media type to answer with.
 

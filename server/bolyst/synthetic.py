@@ -35,6 +35,7 @@ from rdflib import Graph, Namespace, URIRef
 from rdflib.namespace import RDF, SKOS
 
 from bolyst.namespaces import ID
+from bolyst.namespaces import PREFIXES as NAMESPACE_PREFIXES
 
 __all__ = ["SynthResult", "Vocabulary", "generate", "read_vocabulary"]
 
@@ -44,36 +45,16 @@ BOLYST = Namespace("https://w3id.org/bolyst/ontology#")
 ORG = Namespace("http://www.w3.org/ns/org#")
 DCT = Namespace("http://purl.org/dc/terms/")
 
+# Ours, and the few prefixes of the kinds of things only the synthetic data have many of.
 PREFIXES = {
-    "bolyst": "https://w3id.org/bolyst/ontology#",
-    "prog": ID + "programme/",
-    "orgn": ID + "organisation/",
-    "mem": ID + "membership/",
-    "obs": ID + "observation/",
-    "goal": ID + "goal/",
+    **NAMESPACE_PREFIXES,
     "review": ID + "assessment/",
     "rec": ID + "recommendation/",
     "npa": ID + "npa/",
     "unit": ID + "unit/",
     "post": ID + "post/",
-    "src": ID + "source/",
-    "sec": ID + "section/",
     "report": ID + "report/",
     "region": ID + "region/",
-    "scheme": ID + "scheme/",
-    "role": ID + "role/",
-    "org": "http://www.w3.org/ns/org#",
-    "prov": "http://www.w3.org/ns/prov#",
-    "dcat": "http://www.w3.org/ns/dcat#",
-    "sosa": "http://www.w3.org/ns/sosa/",
-    "time": "http://www.w3.org/2006/time#",
-    "oa": "http://www.w3.org/ns/oa#",
-    "dct": "http://purl.org/dc/terms/",
-    "skos": "http://www.w3.org/2004/02/skos/core#",
-    "schema": "https://schema.org/",
-    "cv": "http://data.europa.eu/m8g/",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
 }
 
 # Parts of invented place names (transliterated in slugs as data/README.md says).

@@ -472,3 +472,18 @@ def test_when_the_shared_zygote_dies_each_worker_starts_its_own(root: Path) -> N
         own = zygotes(process.pid)
         assert shared not in own
         assert own and all(parent_of(pid) in children(process.pid) for pid in own)
+
+
+def test_a_store_on_disk_is_served_through_the_shared_zygote_too(
+    root: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    with serve(root, "--workers", "2", "--store", str(store)) as (base, process):
+        assert (store / "bolyst-store.json").is_file()  # built on disk by the server
+        deadline = time.monotonic() + 10
+        while len(evaluators(process.pid)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [shared] = zygotes(process.pid)
+        assert {parent_of(pid) for pid in evaluators(process.pid)} == {shared}
+        answer = query(base, f"SELECT ?n WHERE {{ <{ID}x> <{NAME}> ?n }}").json()
+        assert [b["n"]["value"] for b in answer["results"]["bindings"]] == ["ex"]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 
 from bolyst.errors import NotAcceptable
 from bolyst.load import display_name
@@ -71,7 +71,6 @@ def init_app(app: Flask) -> None:
     state["stored_queries"] = (
         {q.name: q for q in list_stored_queries(folder)} if folder.is_dir() else {}
     )
-    app.before_request(_choose_language)
     app.after_request(_finish)
     app.context_processor(_template_context)
 
@@ -92,16 +91,17 @@ def stored_queries() -> dict[str, StoredQuery]:
 
 
 def lang() -> str:
-    chosen: str = g.get("lang", LANGUAGES[0])
+    """The reader's language, chosen on first use: most requests (queries) never ask."""
+    if not has_request_context():
+        return LANGUAGES[0]
+    chosen: str | None = g.get("lang")
+    if chosen is None:
+        chosen = g.lang = choose_language(
+            request.args.get("lang"),
+            request.cookies.get(COOKIE),
+            request.headers.get("Accept-Language"),
+        )
     return chosen
-
-
-def _choose_language() -> None:
-    g.lang = choose_language(
-        request.args.get("lang"),
-        request.cookies.get(COOKIE),
-        request.headers.get("Accept-Language"),
-    )
 
 
 def _finish(response: Response) -> Response:

@@ -110,12 +110,15 @@ def _answer(query: QueryRequest) -> Response:
     engine: QueryEngine = state["engine"]
     entry: _Entry = g.sparql
     entry.query_hash = _hash(query.query)
+    # Relative IRIs resolve against the endpoint's URL, as Oxigraph's server does (computed
+    # once: Werkzeug builds it anew, IRI-decoding the URL, each time it is asked).
+    base_iri = request.base_url
     info = check_query(
         query.query,
         max_length=int(current_app.config.get("MAX_QUERY_LENGTH", DEFAULT_MAX_LENGTH)),
         max_depth=int(current_app.config.get("MAX_DEPTH", DEFAULT_MAX_DEPTH)),
         known_graphs=engine.graphs(),
-        base_iri=request.base_url,
+        base_iri=base_iri,
     )
     media_type = negotiate(kind_of(info.form), request.headers.get("Accept"), query.format)
     entry.media_type = media_type
@@ -142,8 +145,7 @@ def _answer(query: QueryRequest) -> Response:
             media_type=media_type,
             default_graphs=query.default_graph_uris,
             named_graphs=query.named_graph_uris,
-            # Relative IRIs resolve against the endpoint's URL, as Oxigraph's server does.
-            base_iri=request.base_url,
+            base_iri=base_iri,
         )
     except EvaluatorCrashed as exc:
         # Our fault (500), and the cause is the engine's, no secret: say it (issue 9).
