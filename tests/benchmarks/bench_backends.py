@@ -514,12 +514,14 @@ def first_iri(root: Path, prefix: str, namespace: str) -> str:
     raise RuntimeError(f"no {prefix}: subject in {root}")
 
 
-def bench_size(size: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+def bench_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"bolyst-bench-{size}-"))
     root = work / "root"
     synth = generate(root, size, seed=1, source_root=REPO)
     print(f"\n== {synth.triples:,} triples ({synth.programmes} programmes) in {root}", flush=True)
-    log = out / f"bench-{size}.log"
+    # The servers' output (an access-log line per request: tens of MB) beside, not in, the report.
+    log = Path(tempfile.gettempdir()) / f"bolyst-bench-{size}.log"
+    print(f"   servers' output: {log}", flush=True)
     id_base = "https://w3id.org/bolyst/id/"
     queries = extra_queries(
         first_iri(root, "prog", id_base + "programme/"),
@@ -824,7 +826,7 @@ def main() -> None:
         "sizes": {},
     }
     for size in (int(s) for s in args.sizes.split(",")):
-        report["sizes"][str(size)] = bench_size(size, args, args.out)
+        report["sizes"][str(size)] = bench_size(size, args)
         (args.out / "bench.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     (args.out / "bench.md").write_text(markdown(report), encoding="utf-8")
     plot(report, args.out / "bench.png")
