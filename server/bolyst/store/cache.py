@@ -32,6 +32,7 @@ Usage::
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections import OrderedDict
@@ -174,26 +175,17 @@ class CachingEngine:
         found = self._lru.get(key)
         if found is not None:
             return found
-        inner = self.inner
-        if client is not None and isinstance(inner, EvaluatorPool):
-            answer = inner.run(
-                query,
-                media_type=media_type,
-                default_graphs=default_graphs,
-                named_graphs=named_graphs,
-                timeout=timeout,
-                base_iri=base_iri,
-                client=client,
-            )
-        else:
-            answer = inner.run(
-                query,
-                media_type=media_type,
-                default_graphs=default_graphs,
-                named_graphs=named_graphs,
-                timeout=timeout,
-                base_iri=base_iri,
-            )
+        run = self.inner.run
+        if client is not None and isinstance(self.inner, EvaluatorPool):
+            run = functools.partial(self.inner.run, client=client)
+        answer = run(
+            query,
+            media_type=media_type,
+            default_graphs=default_graphs,
+            named_graphs=named_graphs,
+            timeout=timeout,
+            base_iri=base_iri,
+        )
         if not _VOLATILE.search(query):
             self._lru.put(key, replace(answer, cached=True), _weight(key, answer))
         return answer
